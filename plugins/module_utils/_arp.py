@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE and should only be used by this collection.
+# Breaking changes can occur at any time.
+
+"""What the kernel will really do with ARP for a VIP: effective arp_ignore/arp_announce and the
+arptables rules in force. lvs_arp_suppress reports it; lvs_vip refuses to add a VIP without it."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+CONF_DIR = '/proc/sys/net/ipv4/conf'
+ARP_KEYS = ('arp_ignore', 'arp_announce')
+# arp_ignore values that stop replies for an address held on another interface (kernel
+# arp_ignore(): 1-3 restrict by scope, 8 never replies; 4-7 are reserved and do reply).
+IGNORING = (1, 2, 3, 8)
+# arp_announce 2: always announce the best address of the outgoing interface, never the VIP.
+ANNOUNCING_SAFELY = 2
+# Chain names: arptables 0.0.5 and the nft builds use INPUT/OUTPUT; arptables_jf used IN/OUT.
+CHAIN_NAMES = (('INPUT', 'OUTPUT'), ('IN', 'OUT'))
+
+
+def read_arp_sysctls(system):
+    """{name: {'arp_ignore': int, 'arp_announce': int}} for all, default and every interface."""
+    values = {}
+    for name in system.listdir(CONF_DIR):
+        entry = {}
+        for key in ARP_KEYS:
+            text = system.read('%s/%s/%s' % (CONF_DIR, name, key))
+            if text is not None:
+                entry[key] = int(text.strip())
+        if len(entry) == len(ARP_KEYS):
+            values[name] = entry
+    return values
+
+
+def effective_arp(sysctls):
+    """The values the kernel applies per interface: max(all, interface) for both keys."""
+    every = sysctls.get('all', dict((key, 0) for key in ARP_KEYS))
+    return dict((name, dict((key, max(every[key], entry[key])) for key in ARP_KEYS))
+                for name, entry in sysctls.items() if name not in ('all', 'default'))
+
+
+def sysctl_suppresses(effective):
+    """True when one interface's effective values keep it from answering/announcing a VIP
+    that is held on another interface (lo)."""
+    return effective['arp_ignore'] in IGNORING and effective['arp_announce'] >= ANNOUNCING_SAFELY
+
+
+def _strip_host_mask(address):
+    return address[:-3] if address.endswith('/32') else address
+
+
+def parse_arptables_listing(text):
+    """Parse `arptables -L -n` into (chain_names, rules); a rule is a dict of its options."""
+    chains, rules, chain = [], [], None
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == 'Chain':
+            chain = words[1]
+            chains.append(chain)
+            continue
+        rule = {'chain': chain}
+        for i, word in enumerate(words[:-1]):
+            if word.startswith('-'):
+                rule[word] = _strip_host_mask(words[i + 1])
+        rules.append(rule)
+    return chains, rules
+
+
+class Arptables(object):
+    """The arptables filter table as the installed binary names and shows it."""
+
+    def __init__(self, system, required=True):
+        self.system = system
+        self.path = system.binary('arptables', required=required)
+        self.input_chain, self.output_chain = CHAIN_NAMES[0]
+        self.rules = []
+        if self.path is not None:
+            self.refresh()
+
+    @property
+    def present(self):
+        return self.path is not None
+
+    def refresh(self):
+        dummy, out, dummy2 = self.system.run([self.path, '-L', '-n'])
+        chains, self.rules = parse_arptables_listing(out)
+        for names in CHAIN_NAMES:
+            if names[0] in chains:
+                self.input_chain, self.output_chain = names
+                break
+
+    def drop_rule(self, vip):
+        return {'chain': self.input_chain, '-d': vip, '-j': 'DROP'}
+
+    def mangle_rule(self, vip, real_ip):
+        return {'chain': self.output_chain, '-s': vip, '-j': 'mangle', '--mangle-ip-s': real_ip}
+
+    def has(self, rule):
+        """A rule in force that matches exactly these options and no interface restriction."""
+        return any(r == rule for r in self.rules)
+
+    def drops(self, vip):
+        return self.has(self.drop_rule(vip))
+
+    def mangles(self, vip):
+        return any(r.get('chain') == self.output_chain and r.get('-s') == vip and r.get('-j') == 'mangle'
+                   and '--mangle-ip-s' in r and len(r) == 4 for r in self.rules)
+
+    @staticmethod
+    def argv(rule):
+        """arptables options for a rule dict, in a stable order."""
+        args = []
+        for key in ('-d', '-s', '-j', '--mangle-ip-s'):
+            if key in rule:
+                args.extend([key, rule[key]])
+        return args
+
+
+def unprotected_interfaces(system, vip, vip_interface, interfaces=None, arptables=None):
+    """Interfaces on which ARP for an IPv4 vip is NOT suppressed.
+
+    vip_interface: where the VIP sits. sysctl protection only works for an address held on
+    another interface; on the VIP's own interface only arptables (DROP + mangle) protects.
+    interfaces: the interfaces facing the segment; default every interface but lo.
+    """
+    effective = effective_arp(read_arp_sysctls(system))
+    if interfaces is None:
+        interfaces = sorted(name for name in effective if name != 'lo')
+    if arptables is None:
+        arptables = Arptables(system, required=False)
+    by_arptables = arptables.present and arptables.drops(vip) and arptables.mangles(vip)
+    missing = []
+    for name in interfaces:
+        by_sysctl = name in effective and name != vip_interface and sysctl_suppresses(effective[name])
+        if not (by_sysctl or by_arptables):
+            missing.append(name)
+    return missing

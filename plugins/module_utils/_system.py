@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE and should only be used by this collection.
+# Breaking changes can occur at any time.
+
+"""The one I/O seam of every module: commands and files go through System, so unit tests
+replace a single object and the modules' read -> decide -> apply logic stays pure."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import tempfile
+
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+
+
+class System(object):
+    """Commands and file access on the managed host, bound to one AnsibleModule."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def binary(self, name, required=True):
+        """Absolute path of a binary; fails the module naming it when required and absent."""
+        path = self.module.get_bin_path(name, required=False)
+        if path is None and required:
+            self.module.fail_json(msg='The %s binary was not found on the host; install it '
+                                      '(or choose another method) and retry.' % name)
+        return path
+
+    def run(self, argv, check=True, data=None):
+        """Run an argv list with a C locale; by default fail the module on a non-zero exit."""
+        rc, out, err = self.module.run_command(argv, data=data, binary_data=data is not None,
+                                               environ_update={'LANG': 'C', 'LC_ALL': 'C'})
+        if check and rc != 0:
+            self.module.fail_json(msg='Command failed: %s: %s' % (' '.join(argv), (err or out).strip()),
+                                  cmd=argv, rc=rc, stdout=out, stderr=err)
+        return rc, out, err
+
+    def read(self, path):
+        """Text of a file, or None when it does not exist."""
+        try:
+            with open(path, 'rb') as f:
+                return to_native(f.read())
+        except IOError as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise
+
+    def exists(self, path):
+        return os.path.lexists(path)
+
+    def listdir(self, path):
+        try:
+            return sorted(os.listdir(path))
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                return []
+            raise
+
+    def write(self, path, content, mode=0o644):
+        """Replace a file atomically: temp file in the same directory, then atomic_move."""
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        fd, tmp = tempfile.mkstemp(prefix='.lvs-dr-', dir=directory)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                f.write(to_bytes(content))
+            os.chmod(tmp, mode)
+            self.module.atomic_move(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def remove(self, path):
+        try:
+            os.unlink(path)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+
+    def set_proc(self, path, value):
+        """Write a live kernel setting under /proc/sys (not a file: no atomic replace)."""
+        with open(path, 'w') as f:
+            f.write('%s\n' % value)
+
+    def symlink(self, target, path):
+        """Create or correct a symlink (used to enable a unit without a running systemd)."""
+        if os.path.islink(path) and os.readlink(path) == target:
+            return
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        self.remove(path)
+        os.symlink(target, path)
