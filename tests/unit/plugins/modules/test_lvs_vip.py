@@ -1,0 +1,489 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lvs.dr.plugins.modules import lvs_vip
+
+BATCH = '/etc/lvs-dr/vips.batch'
+RUNTIME = '/run/lvs-dr/vips'
+UNIT = '/etc/systemd/system/lvs-dr-vips.service'
+LINK = '/etc/systemd/system/multi-user.target.wants/lvs-dr-vips.service'
+CONF = '/proc/sys/net/ipv4/conf'
+V4 = 'address replace 198.51.100.100/32 dev lo label lo:lvs'
+V6 = 'address replace 2001:db8:0:1::100/128 dev lo'
+
+
+class Exit(Exception):
+    def __init__(self, result):
+        Exception.__init__(self, result)
+        self.result = result
+
+
+class Fail(Exit):
+    pass
+
+
+class FakeHost(object):
+    """Files, /proc values, arptables and addresses of one host; System and Netlink both read it."""
+
+    def __init__(self, arp=(1, 2), interfaces=('lo', 'eth0'), arptables=None, binaries=('ip', 'arptables')):
+        self.files, self.links, self.calls = {}, {}, []
+        self.indexes = dict((name, i + 1) for i, name in enumerate(interfaces))
+        self.addresses = [{'index': 1, 'address': ipaddress.ip_interface(u'127.0.0.1/8'), 'label': 'lo'}]
+        self.binaries = binaries
+        self.arptables = arptables or 'Chain INPUT (policy ACCEPT)\n\nChain OUTPUT (policy ACCEPT)\n'
+        self.set_arp(*arp)
+        for name in interfaces:
+            self.proc(name, 0, 0)
+
+    def proc(self, name, ignore, announce):
+        self.files['%s/%s/arp_ignore' % (CONF, name)] = '%d\n' % ignore
+        self.files['%s/%s/arp_announce' % (CONF, name)] = '%d\n' % announce
+
+    def set_arp(self, ignore, announce):
+        self.proc('all', ignore, announce)
+        self.proc('default', ignore, announce)
+
+    def add_address(self, index, text, label=None):
+        self.addresses.append({'index': index, 'address': ipaddress.ip_interface(u'' + text), 'label': label})
+
+    def live(self, index=1):
+        return sorted(str(a['address']) for a in self.addresses if a['index'] == index and a['label'] != 'lo')
+
+    def mutations(self):
+        return [c for c in self.calls if c[0] in ('write', 'remove', 'symlink', 'add', 'delete')]
+
+
+class FakeSystem(object):
+    def __init__(self, host, module):
+        self.host = host
+        self.module = module
+
+    def binary(self, name, required=True):
+        self.host.calls.append(('binary', name, required))
+        if name in self.host.binaries:
+            return '/usr/sbin/' + name
+        if required:
+            self.module.fail_json(msg='The %s binary was not found' % name)
+        return None
+
+    def run(self, argv, check=True, data=None):
+        self.host.calls.append(('run', argv))
+        assert argv == ['/usr/sbin/arptables', '-L', '-n']
+        return 0, self.host.arptables, ''
+
+    def read(self, path):
+        return self.host.files.get(path)
+
+    def exists(self, path):
+        return path in self.host.files or path in self.host.links
+
+    def listdir(self, path):
+        prefix = path + '/'
+        return sorted(set(p[len(prefix):].split('/')[0] for p in self.host.files if p.startswith(prefix)))
+
+    def write(self, path, content, mode=0o644):
+        self.host.calls.append(('write', path))
+        self.host.files[path] = content
+
+    def remove(self, path):
+        self.host.calls.append(('remove', path))
+        self.host.files.pop(path, None)
+        self.host.links.pop(path, None)
+
+    def symlink(self, target, path):
+        self.host.calls.append(('symlink', target, path))
+        self.host.links[path] = target
+
+
+class FakeNetlink(object):
+    def __init__(self, host):
+        self.host = host
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+    def link_index(self, name):
+        return self.host.indexes.get(name)
+
+    def addresses(self):
+        return [dict(a) for a in self.host.addresses]
+
+    def add(self, index, vip, label=None):
+        self.host.calls.append(('add', index, str(vip), label))
+        self.host.add_address(index, str(vip), label)
+
+    def delete(self, index, vip):
+        self.host.calls.append(('delete', index, str(vip)))
+        self.host.addresses = [a for a in self.host.addresses
+                               if not (a['index'] == index and a['address'] == vip)]
+
+
+@pytest.fixture
+def host(monkeypatch):
+    state = {'host': FakeHost()}
+
+    warnings = []
+
+    def exit_json(self, **result):
+        if warnings:
+            result['warnings'] = list(warnings)
+        del warnings[:]
+        raise Exit(result)
+
+    def fail_json(self, **result):
+        del warnings[:]
+        raise Fail(result)
+
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+    monkeypatch.setattr(lvs_vip, 'System', lambda module: FakeSystem(state['host'], module))
+    monkeypatch.setattr(lvs_vip, 'Netlink', lambda module: FakeNetlink(state['host']))
+    return state
+
+
+def run(args, check=False, diff=False, expect=Exit):
+    args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    with patch_module_args(args):
+        with pytest.raises(expect) as e:
+            lvs_vip.main()
+    return e.value.result
+
+
+BOTH = {'vip': ['198.51.100.100', '2001:db8:0:1::100']}
+
+
+def test_present_adds_records_then_addresses(host):
+    h = host['host']
+    result = run(BOTH)
+    assert result['changed'] is True
+    assert h.mutations() == [
+        ('write', BATCH),
+        ('write', UNIT),
+        ('symlink', UNIT, LINK),
+        ('add', 1, '198.51.100.100/32', 'lo:lvs'),
+        ('add', 1, '2001:db8:0:1::100/128', None),
+    ]
+    assert result['actions'] == ['write %s' % BATCH, 'install and enable lvs-dr-vips.service',
+                                 'add 198.51.100.100/32 to lo', 'add 2001:db8:0:1::100/128 to lo']
+    assert result['vips'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
+    assert result['added'] == result['vips'] and result['removed'] == [] and result['unowned'] == []
+    assert result['persist_file'] == BATCH and result['unit'] == 'lvs-dr-vips.service'
+    assert result['arp_unprotected'] == {'198.51.100.100': []}
+    assert h.files[BATCH].splitlines()[2:] == [V4, V6]
+    unit = h.files[UNIT]
+    assert 'ExecStart=/usr/sbin/ip -force -batch %s\n' % BATCH in unit
+    assert 'After=systemd-sysctl.service arptables.service lvs-dr-arptables.service\n' in unit
+    assert 'Before=network.target\n' in unit and 'sys-subsystem-net' not in unit
+    assert RUNTIME not in h.files
+
+    h.calls[:] = []
+    again = run(BOTH)
+    assert again['changed'] is False and again['actions'] == [] and h.mutations() == []
+    assert again['vips'] == result['vips']
+    assert run(BOTH, check=True)['changed'] is False
+
+
+def test_check_mode_predicts_and_touches_nothing(host):
+    h = host['host']
+    result = run(BOTH, check=True, diff=True)
+    assert result['changed'] is True
+    assert h.mutations() == [] and h.files.get(BATCH) is None and h.live() == []
+    assert result['added'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
+    assert result['diff'] == {
+        'before': {'vips': [], 'persist': [], 'runtime': []},
+        'after': {'vips': ['198.51.100.100/32', '2001:db8:0:1::100/128'], 'persist': [V4, V6], 'runtime': []},
+    }
+    assert run(BOTH)['actions'] == result['actions']
+
+
+def test_absent_removes_addresses_then_records_and_unit(host):
+    h = host['host']
+    run(BOTH)
+    h.calls[:] = []
+    result = run(dict(BOTH, state='absent'), diff=True)
+    assert result['changed'] is True
+    assert h.mutations() == [
+        ('delete', 1, '198.51.100.100/32'),
+        ('delete', 1, '2001:db8:0:1::100/128'),
+        ('remove', BATCH),
+        ('remove', LINK),
+        ('remove', UNIT),
+    ]
+    assert result['removed'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
+    assert result['vips'] == [] and result['persist_file'] is None and result['unit'] is None
+    assert result['diff']['after'] == {'vips': [], 'persist': [], 'runtime': []}
+    assert h.live() == [] and not h.links
+    h.calls[:] = []
+    assert run(dict(BOTH, state='absent'))['changed'] is False and h.mutations() == []
+
+
+def test_absent_keeps_other_owned_vips_in_the_batch(host):
+    h = host['host']
+    run(BOTH)
+    h.calls[:] = []
+    result = run({'vip': ['198.51.100.100'], 'state': 'absent'})
+    assert h.mutations() == [('delete', 1, '198.51.100.100/32'), ('write', BATCH)]
+    assert result['vips'] == ['2001:db8:0:1::100/128'] and result['unit'] == 'lvs-dr-vips.service'
+    assert h.files[BATCH].splitlines()[2:] == [V6]
+
+
+@pytest.mark.parametrize('state, word', [('present', 'not adopting'), ('absent', 'not removing')])
+def test_someone_elses_addresses_are_left_alone(host, state, word):
+    h = host['host']
+    h.add_address(1, '198.51.100.100/32', 'lo')
+    h.add_address(1, '2001:db8:0:1::100/128')
+    result = run(dict(BOTH, state=state))
+    assert result['changed'] is False and h.mutations() == []
+    assert result['unowned'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
+    assert result['vips'] == []
+    assert len(result['warnings']) == 2 and all(word in w for w in result['warnings'])
+
+
+def test_label_alone_marks_an_ipv4_vip_as_ours(host):
+    h = host['host']
+    h.add_address(1, '198.51.100.100/32', 'lo:lvs')
+    result = run({'vip': ['198.51.100.100'], 'state': 'absent'})
+    assert h.mutations() == [('delete', 1, '198.51.100.100/32')]
+    assert result['removed'] == ['198.51.100.100/32']
+
+
+def test_runtime_only_vip_goes_to_the_runtime_record(host):
+    h = host['host']
+    result = run({'vip': ['2001:db8:0:1::100'], 'persist': False})
+    assert h.mutations() == [('write', RUNTIME), ('add', 1, '2001:db8:0:1::100/128', None)]
+    assert h.files[RUNTIME].splitlines()[2:] == [V6]
+    assert result['persist_file'] is None and result['unit'] is None
+    assert ('binary', 'ip', False) in h.calls
+    # Persisting it later moves the record line into the batch file.
+    h.calls[:] = []
+    run({'vip': ['2001:db8:0:1::100']})
+    assert h.mutations() == [('remove', RUNTIME), ('write', BATCH), ('write', UNIT), ('symlink', UNIT, LINK)]
+    assert h.files[BATCH].splitlines()[2:] == [V6]
+    h.calls[:] = []
+    assert run({'vip': ['2001:db8:0:1::100']})['changed'] is False and h.mutations() == []
+
+
+def test_runtime_only_removal_leaves_the_batch_and_warns(host):
+    h = host['host']
+    run(BOTH)
+    h.calls[:] = []
+    result = run({'vip': ['2001:db8:0:1::100'], 'state': 'absent', 'persist': False})
+    assert h.mutations() == [('delete', 1, '2001:db8:0:1::100/128')]
+    assert 'comes back at the next boot' in result['warnings'][0]
+    assert result['persist_file'] == BATCH and result['unit'] == 'lvs-dr-vips.service'
+    h.calls[:] = []
+    assert run({'vip': ['2001:db8:0:1::100'], 'state': 'absent', 'persist': False})['changed'] is False
+
+
+GATE_MSG = ('ARP for VIP 198.51.100.100 is not suppressed on eth0 (effective arp_ignore=0, arp_announce=0): '
+            'this host would answer ARP for it and take the service from the director. Run '
+            'lvs.dr.lvs_arp_suppress for this VIP first (arp_ignore 1 and arp_announce 2, or arptables rules), '
+            'or set require_arp_suppression: false.')
+
+
+def test_gate_refuses_without_suppression(host):
+    h = FakeHost(arp=(0, 0))
+    host['host'] = h
+    result = run(BOTH, expect=Fail)
+    assert result['msg'] == GATE_MSG and h.mutations() == []
+
+
+def test_gate_uses_the_effective_value(host):
+    # lo alone suppressed is not enough; eth0's own value counts together with all.
+    h = FakeHost(arp=(0, 2))
+    h.proc('lo', 1, 2)
+    host['host'] = h
+    assert run(BOTH, expect=Fail)['msg'] == GATE_MSG.replace('arp_announce=0', 'arp_announce=2')
+    h.proc('eth0', 1, 0)
+    assert run(BOTH)['changed'] is True
+
+
+def test_gate_only_warns_in_check_mode(host):
+    h = FakeHost(arp=(0, 0))
+    host['host'] = h
+    result = run(BOTH, check=True)
+    assert result['changed'] is True and h.mutations() == []
+    assert result['warnings'] == ['Would be refused unless the suppression is in place when the play runs for '
+                                  'real: ' + GATE_MSG]
+    assert result['arp_unprotected'] == {'198.51.100.100': ['eth0']}
+
+
+def test_gate_override(host):
+    h = FakeHost(arp=(0, 0))
+    host['host'] = h
+    result = run(dict(BOTH, require_arp_suppression=False))
+    assert result['changed'] is True and h.live() == ['198.51.100.100/32', '2001:db8:0:1::100/128']
+    assert result['warnings'] == ['require_arp_suppression is false, going ahead: ' + GATE_MSG]
+
+
+def test_gate_ignores_ipv6_on_lo_and_checks_only_named_interfaces(host):
+    h = FakeHost(arp=(0, 0), interfaces=('lo', 'eth0', 'eth1'))
+    h.proc('eth1', 1, 2)
+    host['host'] = h
+    assert run({'vip': ['2001:db8:0:1::100']})['changed'] is True
+    assert run({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth1']})['changed'] is True
+
+
+def test_vip_on_the_facing_interface_needs_arptables(host):
+    h = FakeHost(arp=(1, 2))
+    h.add_address(2, '198.51.100.10/24', 'eth0')
+    host['host'] = h
+    args = {'vip': ['198.51.100.100/24'], 'interface': 'eth0'}
+    msg = run(args, expect=Fail)['msg']
+    assert msg.startswith('ARP for VIP 198.51.100.100 is not suppressed on eth0 (holds the VIP itself: '
+                          'only arptables DROP and mangle rules protect it)')
+    h.arptables = ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100 \n\n'
+                   'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10 \n')
+    result = run(args)
+    assert h.mutations()[-1] == ('add', 2, '198.51.100.100/24', 'eth0:lvs')
+    assert 'Wants=sys-subsystem-net-devices-eth0.device\n' in h.files[UNIT]
+    assert h.files[BATCH].splitlines()[2:] == ['address replace 198.51.100.100/24 dev eth0 label eth0:lvs']
+    assert result['vips'] == ['198.51.100.100/24']
+    # A new prefix replaces our address: the old one goes first.
+    h.calls[:] = []
+    result = run({'vip': ['198.51.100.100/25'], 'interface': 'eth0'})
+    assert h.mutations() == [('delete', 2, '198.51.100.100/24'), ('write', BATCH),
+                             ('add', 2, '198.51.100.100/25', 'eth0:lvs')]
+    assert result['removed'] == ['198.51.100.100/24'] and result['added'] == ['198.51.100.100/25']
+
+
+def test_ipv6_vip_off_lo_is_refused_unless_overridden(host):
+    h = host['host']
+    args = {'vip': ['2001:db8:0:1::100/64'], 'interface': 'eth0'}
+    for check in (False, True):
+        assert run(args, check=check, expect=Fail)['msg'] == (
+            'IPv6 VIP 2001:db8:0:1::100 on eth0: neighbour discovery answers for it on that interface and '
+            'nothing in lvs.dr suppresses that; put IPv6 VIPs on lo, or set require_arp_suppression: false.')
+    assert h.mutations() == []
+    result = run(dict(args, require_arp_suppression=False))
+    assert result['added'] == ['2001:db8:0:1::100/64'] and len(result['warnings']) == 1
+
+
+def test_long_interface_name_falls_back_to_the_record(host):
+    name = 'enx0123456789ab'
+    h = FakeHost(interfaces=('lo', name))
+    host['host'] = h
+    h.arptables = ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100 \n\n'
+                   'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10 \n')
+    run({'vip': ['198.51.100.100'], 'interface': name})
+    assert h.mutations()[-1] == ('add', 2, '198.51.100.100/32', None)
+    assert h.files[BATCH].splitlines()[2:] == ['address replace 198.51.100.100/32 dev %s' % name]
+    h.calls[:] = []
+    assert run({'vip': ['198.51.100.100'], 'interface': name, 'state': 'absent'})['removed'] == ['198.51.100.100/32']
+
+
+def test_vip_also_elsewhere_is_reported(host):
+    h = host['host']
+    h.add_address(2, '198.51.100.100/32', 'eth0')
+    result = run({'vip': ['198.51.100.100']})
+    assert 'also present on another interface (index 2)' in result['warnings'][0]
+
+
+@pytest.mark.parametrize('args, msg', [
+    ({'vip': ['198.51.100.300']}, "'198.51.100.300' is not a valid IPv4 or IPv6 address"),
+    ({'vip': ['198.51.100.100/24']}, "'198.51.100.100/24': a VIP on the loopback interface must be a host"),
+    ({'vip': ['2001:db8::1/64']}, "'2001:db8::1/64': a VIP on the loopback interface must be a host address (/128)"),
+    ({'vip': ['198.51.100.100/32', '198.51.100.100/31'], 'interface': 'eth0'},
+     'Conflicting VIP definitions: 198.51.100.100/32 and 198.51.100.100/31'),
+    ({'vip': ['127.0.0.2']}, 'is not usable as a virtual IP'),
+    ({'vip': []}, 'vip is empty'),
+    ({'vip': ['198.51.100.100'], 'interface': 'nope0'}, 'Interface nope0 does not exist on this host.'),
+    ({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth9']}, 'Interface eth9 does not exist on this host.'),
+    ({'vip': ['198.51.100.100'], 'state': 'gone'}, 'value of state must be one of: present, absent'),
+])
+def test_bad_input_fails_before_anything(host, args, msg):
+    h = host['host']
+    result = run(args, expect=Fail)
+    assert msg in result['msg']
+    assert [c for c in h.calls if c[0] != 'binary'] == []
+
+
+def test_missing_ip_binary_fails_before_changes(host):
+    h = FakeHost(binaries=('arptables',))
+    host['host'] = h
+    assert 'ip binary' in run(BOTH, expect=Fail)['msg'] and h.mutations() == []
+
+
+def test_missing_pyroute2(host, monkeypatch):
+    monkeypatch.setattr(lvs_vip, 'PYROUTE2_IMPORT_ERROR', 'Traceback: no module named pyroute2')
+    result = run(BOTH, expect=Fail)
+    assert 'pyroute2' in result['msg'] and 'Failed to import the required Python library' in result['msg']
+
+
+# The netlink seam itself, against a stand-in IPRoute shaped like pyroute2 0.7 (tuples) and 0.9 (generators).
+
+class Msg(dict):
+    def __init__(self, attrs, **fields):
+        dict.__init__(self, fields)
+        self.attrs = attrs
+
+    def get_attr(self, name):
+        return self.attrs.get(name)
+
+
+class FakeIPRoute(object):
+    def __init__(self, generators):
+        self.wrap = (lambda items: (i for i in items)) if generators else tuple
+        self.calls = []
+
+    def link_lookup(self, ifname):
+        return self.wrap([1] if ifname == 'lo' else [])
+
+    def get_addr(self):
+        return self.wrap([
+            Msg({'IFA_LOCAL': '198.51.100.100', 'IFA_ADDRESS': '198.51.100.100', 'IFA_LABEL': 'lo:lvs'},
+                index=1, prefixlen=32, family=2),
+            Msg({'IFA_ADDRESS': '2001:db8:0:1::100'}, index=1, prefixlen=128, family=10),
+        ])
+
+    def addr(self, command, **kwargs):
+        if kwargs['address'] == '198.51.100.9':
+            raise OSError(17, 'File exists')
+        self.calls.append((command, kwargs))
+
+    def close(self):
+        self.calls.append(('close',))
+
+
+class Module(object):
+    def fail_json(self, **result):
+        raise Fail(result)
+
+
+@pytest.mark.parametrize('generators', [False, True], ids=['pyroute2-0.7', 'pyroute2-0.9'])
+def test_netlink_seam(monkeypatch, generators):
+    ipr = FakeIPRoute(generators)
+    monkeypatch.setattr(lvs_vip, 'IPRoute', lambda: ipr, raising=False)
+    nl = lvs_vip.Netlink(Module())
+    assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
+    assert nl.addresses() == [
+        {'index': 1, 'label': 'lo:lvs', 'address': ipaddress.ip_interface(u'198.51.100.100/32')},
+        {'index': 1, 'label': None, 'address': ipaddress.ip_interface(u'2001:db8:0:1::100/128')},
+    ]
+    nl.add(1, ipaddress.ip_interface(u'198.51.100.100/32'), 'lo:lvs')
+    nl.add(1, ipaddress.ip_interface(u'2001:db8:0:1::100/128'))
+    nl.delete(1, ipaddress.ip_interface(u'198.51.100.100/32'))
+    nl.close()
+    assert ipr.calls == [
+        ('add', {'index': 1, 'address': '198.51.100.100', 'prefixlen': 32, 'label': 'lo:lvs'}),
+        ('add', {'index': 1, 'address': '2001:db8:0:1::100', 'prefixlen': 128}),
+        ('del', {'index': 1, 'address': '198.51.100.100', 'prefixlen': 32}),
+        ('close',),
+    ]
+    with pytest.raises(Fail) as e:
+        nl.add(1, ipaddress.ip_interface(u'198.51.100.9/32'))
+    assert e.value.result['msg'].startswith('netlink refused to add 198.51.100.9/32: ')
