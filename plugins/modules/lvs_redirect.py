@@ -104,8 +104,8 @@ requirements:
 notes:
   - The module installs no packages and enables no services. For O(backend=iptables) with
     O(persist=true), install and enable the package that restores the rules file at boot
-    (C(iptables-persistent) on Debian/Ubuntu, C(iptables-services) on RHEL); the
-    C(lvs.dr) roles do this.
+    (C(iptables-persistent) on Debian/Ubuntu, C(iptables-services) on RHEL) beforehand, in
+    the role or play that uses this module.
   - The iptables rules file is the whole C(iptables-save) dump of the running firewall, validated
     with C(iptables-restore --test) and replaced atomically; it therefore also saves rules other
     tools added at runtime, and replaces whatever the file held before. It is rewritten only
@@ -120,13 +120,13 @@ notes:
     LVS-DR guide uses. The runtime and permanent configurations are probed separately (either
     can drift) and the rule is added to each with its own call.
   - A REDIRECTed packet still traverses the C(INPUT) filtering of firewalld's zone, so that zone
-    must allow the service port (for example with M(ansible.posix.firewalld)); the C(lvs.dr)
-    roles do this.
+    must allow the service port (for example with M(ansible.posix.firewalld)); this module does
+    not open it.
   - With this method the VIP does not exist on the real server, so there is no ARP problem to
     solve; M(lvs.dr.lvs_vip) is the alternative method (VIP on C(lo)), not a companion.
 seealso:
   - module: lvs.dr.lvs_vip
-  - module: lvs.dr.lvs_arp
+  - module: lvs.dr.lvs_arp_suppress
   - module: ansible.builtin.iptables
   - module: ansible.posix.firewalld
   - name: firewalld.direct(5)

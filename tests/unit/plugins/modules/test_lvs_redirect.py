@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lvs.dr.plugins.module_utils._system import System
+from ansible_collections.lvs.dr.plugins.modules import lvs_redirect
+
+V4 = '198.51.100.100'
+V6 = '2001:db8:0:1::100'
+IPT = '/usr/sbin/iptables'
+IP6T = '/usr/sbin/ip6tables'
+FWCMD = '/usr/bin/firewall-cmd'
+BINARIES = {
+    'iptables': IPT, 'iptables-save': '/usr/sbin/iptables-save', 'iptables-restore': '/usr/sbin/iptables-restore',
+    'ip6tables': IP6T, 'ip6tables-save': '/usr/sbin/ip6tables-save', 'ip6tables-restore': '/usr/sbin/ip6tables-restore',
+    'firewall-cmd': FWCMD,
+}
+SAVE = {'/usr/sbin/iptables-save': 'ipv4', '/usr/sbin/ip6tables-save': 'ipv6'}
+TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
+FOREIGN = ('-d', V4 + '/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'REDIRECT')
+
+
+def spec(vip, port, proto):
+    prefix = 128 if ':' in vip else 32
+    return ('-d', '%s/%d' % (vip, prefix), '-p', proto, '-m', proto, '--dport', str(port),
+            '-m', 'comment', '--comment', 'lvs.dr redirect', '-j', 'REDIRECT')
+
+
+def saved(args):
+    return ' '.join(['-A', 'PREROUTING'] + ['"%s"' % a if ' ' in a else a for a in args])
+
+
+class FakeSystem(System):
+    """The module's one seam, backed by an in-memory firewall (iptables and firewalld) and files."""
+
+    def __init__(self, module, host):
+        super(FakeSystem, self).__init__(module)
+        self.host = host
+        module.get_bin_path = lambda name, required=False, opt_dirs=None: host.binaries.get(name)
+
+    def run(self, argv, check=True, data=None):
+        self.host.calls.append(list(argv))
+        rc, out, err = self.host.command(list(argv), data)
+        if check and rc != 0:
+            self.module.fail_json(msg='Command failed: %s' % ' '.join(argv), rc=rc)
+        return rc, out, err
+
+    def read(self, path):
+        self.host.reads.append(path)
+        return self.host.files.get(path)
+
+    def exists(self, path):
+        return path in self.host.files or path in self.host.markers
+
+    def write(self, path, content, mode=0o644):
+        self.host.writes.append((path, content, mode))
+        self.host.files[path] = content
+
+
+class FakeHost(object):
+    def __init__(self, markers=('/etc/debian_version',), binaries=None, firewalld=True):
+        self.markers = set(markers)
+        self.binaries = dict(BINARIES if binaries is None else binaries)
+        self.firewalld = firewalld
+        self.iptables = {'ipv4': [], 'ipv6': []}
+        self.direct = {'runtime': [], 'permanent': []}
+        self.files = {}
+        self.calls, self.reads, self.writes, self.data = [], [], [], []
+        self.probe_rc = None
+
+    def dump(self, family):
+        return '*nat\n:PREROUTING ACCEPT [0:0]\n%sCOMMIT\n' % ''.join(
+            saved(args) + '\n' for args in self.iptables[family])
+
+    def command(self, argv, data):
+        tool = argv[0]
+        if tool in TOOL_FAMILY:
+            rules = self.iptables[TOOL_FAMILY[tool]]
+            assert argv[1:3] == ['-t', 'nat'] and argv[4] == 'PREROUTING'
+            return self._apply(rules, argv[3], tuple(argv[5:]), {'-C': None, '-A': True, '-D': False})
+        if tool in SAVE:
+            return 0, self.dump(SAVE[tool]), ''
+        if tool.endswith('-restore'):
+            assert argv[1:] == ['--test']
+            self.data.append(data)
+            return 0, '', ''
+        if tool == FWCMD:
+            if argv[1:] == ['--state']:
+                return (0, 'running\n', '') if self.firewalld else (252, 'not running\n', '')
+            layer = 'permanent' if argv[1] == '--permanent' else 'runtime'
+            rest = argv[2:] if layer == 'permanent' else argv[1:]
+            assert rest[0] == '--direct' and rest[3:6] == ['nat', 'PREROUTING', '0']
+            return self._apply(self.direct[layer], rest[1], (rest[2],) + tuple(rest[6:]),
+                               {'--query-rule': None, '--add-rule': True, '--remove-rule': False})
+        raise AssertionError('unexpected command %r' % argv)
+
+    def _apply(self, rules, action, rule, actions):
+        add = actions[action]
+        if add is None:
+            if self.probe_rc is not None:
+                return self.probe_rc, '', 'probe broke'
+            return (0, '', '') if rule in rules else (1, '', '')
+        if add:
+            rules.append(rule)
+        else:
+            rules.remove(rule)
+        return 0, '', ''
+
+    def mutations(self):
+        """Commands that change something (everything but probes, --state and -save)."""
+        return [argv for argv in self.calls
+                if not set(argv) & {'-C', '--query-rule', '--state'} and argv[0] not in SAVE]
+
+
+def run_module(host, monkeypatch, capsys, check=False, **args):
+    monkeypatch.setattr(lvs_redirect, 'System', lambda module: FakeSystem(module, host))
+    args.setdefault('backend', 'iptables')
+    args['_ansible_check_mode'] = check
+    args['_ansible_diff'] = True
+    host.calls[:] = []
+    host.writes[:] = []
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            lvs_redirect.main()
+    result = json.loads(capsys.readouterr().out)
+    result.pop('invocation', None)
+    return result
+
+
+def ipt(tool, flag, vip, port, proto):
+    return [tool, '-t', 'nat', flag, 'PREROUTING'] + list(spec(vip, port, proto))
+
+
+def fw(options, action, family, vip, port, proto):
+    return [FWCMD] + options + ['--direct', action, family, 'nat', 'PREROUTING', '0'] + list(spec(vip, port, proto))
+
+
+QUARTET_V4_V6 = dict(vip=[V6, V4], ports=[80], protocols=['udp', 'tcp'])
+ALL4 = [(IPT, V4, 'tcp'), (IPT, V4, 'udp'), (IP6T, V6, 'tcp'), (IP6T, V6, 'udp')]
+
+
+def test_iptables_check_mode_runs_nothing_and_predicts(monkeypatch, capsys):
+    host = FakeHost()
+    result = run_module(host, monkeypatch, capsys, check=True, **QUARTET_V4_V6)
+    assert result['changed'] is True
+    assert host.mutations() == [] and host.writes == []
+    assert result['persist_files'] == ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6']
+    assert result['actions'][-2:] == ['save the ipv4 rules to /etc/iptables/rules.v4',
+                                      'save the ipv6 rules to /etc/iptables/rules.v6']
+    assert result['diff']['before'] == {'runtime': [], 'persistent': []}
+    assert result['diff']['after']['runtime'] == ['ipv4 tcp %s port 80' % V4, 'ipv4 udp %s port 80' % V4,
+                                                  'ipv6 tcp %s port 80' % V6, 'ipv6 udp %s port 80' % V6]
+    assert result['diff']['after']['persistent'] == result['diff']['after']['runtime']
+
+
+def test_iptables_apply_then_idempotent(monkeypatch, capsys):
+    host = FakeHost()
+    result = run_module(host, monkeypatch, capsys, **QUARTET_V4_V6)
+    assert result['changed'] is True
+    assert host.mutations() == (
+        [ipt(tool, '-A', vip, 80, proto) for tool, vip, proto in ALL4]
+        + [['/usr/sbin/iptables-restore', '--test'], ['/usr/sbin/ip6tables-restore', '--test']])
+    assert host.data == [host.dump('ipv4'), host.dump('ipv6')]
+    assert [(path, mode) for path, dummy, mode in host.writes] == [
+        ('/etc/iptables/rules.v4', 0o640), ('/etc/iptables/rules.v6', 0o640)]
+    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    assert result['rules'][0] == dict(family='ipv4', vip=V4, port=80, protocol='tcp',
+                                      argv=ipt(IPT, '-A', V4, 80, 'tcp'))
+    assert [(r['layer'], r['protocol'], r['family']) for r in result['added']] == [
+        ('runtime', 'tcp', 'ipv4'), ('runtime', 'udp', 'ipv4'), ('runtime', 'tcp', 'ipv6'), ('runtime', 'udp', 'ipv6'),
+        ('persistent', 'tcp', 'ipv4'), ('persistent', 'udp', 'ipv4'), ('persistent', 'tcp', 'ipv6'),
+        ('persistent', 'udp', 'ipv6')]
+
+    for check in (False, True):
+        again = run_module(host, monkeypatch, capsys, check=check, **QUARTET_V4_V6)
+        assert again['changed'] is False and again['actions'] == [] and host.mutations() == []
+        assert again['diff']['before'] == again['diff']['after'] == result['diff']['after']
+
+
+def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, **QUARTET_V4_V6)
+    host.iptables['ipv4'].insert(0, FOREIGN)
+    other_port = spec(V4, 443, 'tcp')
+    host.iptables['ipv4'].append(other_port)
+
+    check = run_module(host, monkeypatch, capsys, check=True, state='absent', **QUARTET_V4_V6)
+    assert check['changed'] is True and host.mutations() == [] and host.writes == []
+
+    result = run_module(host, monkeypatch, capsys, state='absent', **QUARTET_V4_V6)
+    assert result['changed'] is True
+    assert host.mutations()[:4] == [ipt(tool, '-D', vip, 80, proto) for tool, vip, proto in ALL4]
+    assert host.iptables == {'ipv4': [FOREIGN, other_port], 'ipv6': []}
+    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    assert saved(FOREIGN) in host.files['/etc/iptables/rules.v4']
+    assert result['diff']['after'] == {'runtime': [], 'persistent': []}
+    assert len(result['removed']) == 8 and result['added'] == []
+
+    again = run_module(host, monkeypatch, capsys, state='absent', **QUARTET_V4_V6)
+    assert again['changed'] is False and host.mutations() == [] and host.writes == []
+
+
+def test_iptables_persist_file_drift_only_saves(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    host.files['/etc/iptables/rules.v4'] = '*filter\nCOMMIT\n'
+    result = run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    assert result['actions'] == ['save the ipv4 rules to /etc/iptables/rules.v4']
+    assert result['added'] == [dict(family='ipv4', vip=V4, port=80, protocol='tcp', layer='persistent')]
+    assert result['diff']['before'] == {'runtime': ['ipv4 tcp %s port 80' % V4], 'persistent': []}
+
+
+def test_iptables_saved_rule_outside_nat_does_not_count(monkeypatch, capsys):
+    host = FakeHost()
+    host.files['/etc/iptables/rules.v4'] = '*filter\n%s\nCOMMIT\n' % saved(spec(V4, 80, 'tcp'))
+    result = run_module(host, monkeypatch, capsys, check=True, vip=[V4], ports=[80])
+    assert result['diff']['before']['persistent'] == []
+
+
+def test_iptables_persist_false_touches_no_file(monkeypatch, capsys):
+    host = FakeHost(markers=(), binaries={'iptables': IPT})
+    result = run_module(host, monkeypatch, capsys, vip=[V4], ports=[80, 443], persist=False)
+    assert host.mutations() == [ipt(IPT, '-A', V4, 80, 'tcp'), ipt(IPT, '-A', V4, 443, 'tcp')]
+    assert host.reads == [] and host.writes == [] and result['persist_files'] == []
+    assert result['diff']['after'] == {'runtime': ['ipv4 tcp %s port 443' % V4, 'ipv4 tcp %s port 80' % V4]}
+
+
+def test_iptables_rhel_files(monkeypatch, capsys):
+    host = FakeHost(markers=('/etc/redhat-release',))
+    result = run_module(host, monkeypatch, capsys, vip=[V4, V6], ports=[22])
+    assert result['persist_files'] == ['/etc/sysconfig/iptables', '/etc/sysconfig/ip6tables']
+    assert [(path, mode) for path, dummy, mode in host.writes] == [
+        ('/etc/sysconfig/iptables', 0o600), ('/etc/sysconfig/ip6tables', 0o600)]
+
+
+def test_ipv4_only_needs_no_ip6tables(monkeypatch, capsys):
+    host = FakeHost(binaries=dict((k, v) for k, v in BINARIES.items() if not k.startswith('ip6')))
+    result = run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    assert result['changed'] is True and result['persist_files'] == ['/etc/iptables/rules.v4']
+
+
+def test_firewalld_runtime_and_permanent(monkeypatch, capsys):
+    host = FakeHost()
+    args = dict(backend='firewalld', vip=[V4, V6], ports=[80], protocols=['tcp'])
+    check = run_module(host, monkeypatch, capsys, check=True, **args)
+    assert check['changed'] is True and host.mutations() == []
+    assert host.calls[0] == [FWCMD, '--state']
+
+    result = run_module(host, monkeypatch, capsys, **args)
+    assert host.mutations() == [
+        fw([], '--add-rule', 'ipv4', V4, 80, 'tcp'), fw([], '--add-rule', 'ipv6', V6, 80, 'tcp'),
+        fw(['--permanent'], '--add-rule', 'ipv4', V4, 80, 'tcp'),
+        fw(['--permanent'], '--add-rule', 'ipv6', V6, 80, 'tcp')]
+    assert result['persist_files'] == ['/etc/firewalld/direct.xml'] and host.writes == []
+    assert result['rules'][1]['argv'] == fw([], '--add-rule', 'ipv6', V6, 80, 'tcp')
+
+    for check in (False, True):
+        again = run_module(host, monkeypatch, capsys, check=check, **args)
+        assert again['changed'] is False and host.mutations() == []
+
+    # The permanent configuration drifted: only it is repaired.
+    host.direct['permanent'].pop()
+    drift = run_module(host, monkeypatch, capsys, **args)
+    assert host.mutations() == [fw(['--permanent'], '--add-rule', 'ipv6', V6, 80, 'tcp')]
+    assert drift['actions'] == ['add ipv6 tcp %s port 80 (persistent)' % V6]
+
+    host.direct['runtime'].insert(0, ('ipv4',) + FOREIGN)
+    removed = run_module(host, monkeypatch, capsys, state='absent', **args)
+    assert host.mutations() == [
+        fw([], '--remove-rule', 'ipv4', V4, 80, 'tcp'), fw([], '--remove-rule', 'ipv6', V6, 80, 'tcp'),
+        fw(['--permanent'], '--remove-rule', 'ipv4', V4, 80, 'tcp'),
+        fw(['--permanent'], '--remove-rule', 'ipv6', V6, 80, 'tcp')]
+    assert removed['changed'] is True and host.direct == {'runtime': [('ipv4',) + FOREIGN], 'permanent': []}
+    assert run_module(host, monkeypatch, capsys, state='absent', **args)['changed'] is False
+
+
+def test_firewalld_persist_false_is_runtime_only(monkeypatch, capsys):
+    host = FakeHost()
+    host.direct['permanent'].append(('ipv4',) + spec(V4, 53, 'udp'))
+    args = dict(backend='firewalld', vip=[V4], ports=[53], protocols=['udp'], persist=False)
+    result = run_module(host, monkeypatch, capsys, **args)
+    assert host.mutations() == [fw([], '--add-rule', 'ipv4', V4, 53, 'udp')]
+    assert result['persist_files'] == [] and list(result['diff']['before']) == ['runtime']
+    run_module(host, monkeypatch, capsys, state='absent', **args)
+    assert host.mutations() == [fw([], '--remove-rule', 'ipv4', V4, 53, 'udp')]
+    assert host.direct['permanent'] == [('ipv4',) + spec(V4, 53, 'udp')]
+
+
+def test_probe_error_fails_before_any_change(monkeypatch, capsys):
+    host = FakeHost()
+    host.probe_rc = 2
+    result = run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    assert result['failed'] is True and result['msg'].startswith('Cannot probe for the rule ipv4 tcp')
+    assert host.mutations() == []
+
+
+NO_IP6 = dict((k, v) for k, v in BINARIES.items() if not k.startswith('ip6'))
+
+
+@pytest.mark.parametrize('args, host_args, message', [
+    (dict(vip=['198.51.100.300'], ports=[80]), {}, "'198.51.100.300' is not a valid IPv4 or IPv6 address"),
+    (dict(vip=['198.51.100.100/24'], ports=[80]), {},
+     '198.51.100.100/24: a REDIRECT rule matches a single destination address; give the VIP without a prefix or as /32.'),
+    (dict(vip=['2001:db8::1/64'], ports=[80]), {}, 'give the VIP without a prefix or as /128.'),
+    (dict(vip=['198.51.100.1/32', '198.51.100.1/24'], ports=[80]), {}, 'Conflicting VIP definitions'),
+    (dict(vip=['127.0.0.1'], ports=[80]), {}, 'is not usable as a virtual IP'),
+    (dict(vip=[], ports=[80]), {}, 'vip must name at least one value.'),
+    (dict(vip=[V4], ports=[]), {}, 'ports must name at least one value.'),
+    (dict(vip=[V4], ports=[80], protocols=[]), {}, 'protocols must name at least one value.'),
+    (dict(vip=[V4], ports=[0]), {}, 'Port 0 is out of range: ports are 1 to 65535.'),
+    (dict(vip=[V4], ports=[80, 65536]), {}, 'Port 65536 is out of range'),
+    (dict(vip=[V4], ports=[80], protocols=['sctp']), {}, 'value of protocols must be one or more of: tcp, udp'),
+    (dict(vip=[V4], ports=['http']), {}, "Elements value for option 'ports' is of type"),
+    (dict(vip=[V4], ports=[80], backend='nftables'), {}, 'value of backend must be one of: iptables, firewalld'),
+    (dict(vip=[V4], ports=[80]), dict(binaries={}), 'The iptables binary was not found on the host'),
+    (dict(vip=[V4, V6], ports=[80]), dict(binaries=NO_IP6), 'The ip6tables binary was not found on the host'),
+    (dict(vip=[V4], ports=[80]), dict(binaries={'iptables': IPT}), 'The iptables-save binary was not found'),
+    (dict(vip=[V4], ports=[80]), dict(markers=()),
+     'persist=true, but this distribution keeps its saved iptables rules in no place the module knows'),
+    (dict(vip=[V4], ports=[80], backend='firewalld'), dict(binaries={}), 'The firewall-cmd binary was not found'),
+    (dict(vip=[V4], ports=[80], backend='firewalld'), dict(firewalld=False),
+     'firewalld is not running (firewall-cmd --state: not running); start it (systemctl start firewalld) '
+     'or choose backend: iptables.'),
+])
+def test_bad_input_fails_before_any_change(monkeypatch, capsys, args, host_args, message):
+    host = FakeHost(**host_args)
+    result = run_module(host, monkeypatch, capsys, **args)
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert host.mutations() == [] and host.writes == []
