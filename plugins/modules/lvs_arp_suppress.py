@@ -1,0 +1,658 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: lvs_arp_suppress
+short_description: Keep an LVS-DR real server from answering or announcing ARP for the VIPs
+version_added: 0.1.0
+description:
+  - On an LVS Direct Routing real server every VIP is held locally, but only the director may answer ARP for
+    it; a real server that answers or announces the VIP steals the service. This module suppresses that ARP
+    traffic in one of two ways and reports the effective kernel settings in RV(effective).
+  - O(method=sysctl) sets C(arp_ignore) and C(arp_announce) on O(interfaces), live through
+    C(/proc/sys/net/ipv4/conf/<name>/) and, with O(persist=true), in the sysctl.d file O(sysctl_file) that the
+    module owns. The kernel applies the maximum of C(all) and the receiving interface, so either scope works;
+    the VIP must then be held on another interface (normally C(lo), see M(lvs.dr.lvs_vip)).
+  - O(method=arptables) adds, per VIP, an C(INPUT) rule dropping ARP requests for the VIP and an C(OUTPUT)
+    rule rewriting the VIP as ARP source address into O(real_ip) (C(--mangle-ip-s)). The chain names are the
+    ones the installed arptables knows (C(INPUT)/C(OUTPUT), or C(IN)/C(OUT) of arptables_jf). This also
+    protects a VIP held on the interface facing the director.
+  - Ownership. Before it first changes a sysctl the module records the value in force (in a comment of
+    O(sysctl_file), or in C(/run/lvs-dr/<basename of sysctl_file>) with O(persist=false)). O(state=absent)
+    writes that previous value back only where the live value is still the one the module set, and removes the
+    file; it never writes V(0) blindly. arptables rules the module added are recorded in
+    C(/etc/lvs-dr/arptables-owned.json) (C(/run/lvs-dr/arptables-owned.json) with O(persist=false));
+    O(state=absent) deletes only those, for the VIPs given. A matching rule that was already there is left alone.
+author: lvs.dr contributors (@lvs-dr)
+options:
+  method:
+    description:
+      - V(sysctl) sets C(arp_ignore)/C(arp_announce); V(arptables) adds DROP and mangle rules per VIP.
+      - Options of the other method are refused, not ignored.
+    type: str
+    choices: [sysctl, arptables]
+    default: sysctl
+  state:
+    description:
+      - V(present) suppresses ARP as described, V(absent) lifts what the module set.
+      - With O(method=sysctl), V(absent) lifts everything recorded for O(sysctl_file); O(interfaces),
+        O(arp_ignore) and O(arp_announce) are not used. With O(method=arptables) it removes the module's rules
+        for the VIPs in O(vip).
+    type: str
+    choices: [present, absent]
+    default: present
+  persist:
+    description:
+      - O(method=sysctl), V(true) writes O(sysctl_file) (applied at boot by C(systemd-sysctl) and, for
+        per-interface keys, again by C(systemd-udevd) when the interface appears); V(false) changes only the
+        running system, removes O(sysctl_file) if it is the module's, and keeps the record under C(/run/lvs-dr).
+      - O(method=arptables), V(true) saves the table the distribution's way (see notes) and enables the unit that
+        restores it at boot. V(false) changes only the running rules and leaves any saved table as it is, so a
+        rule removed with O(persist=false) may come back at the next boot.
+    type: bool
+    default: true
+  interfaces:
+    description:
+      - O(method=sysctl) only. Where to set the values, V(all), interface names, or both. Default V([all]).
+      - V(all) covers every current and future interface, container veths included. A per-interface key covers
+        only that name; at boot it is applied when an interface of that name appears, so it misses a NIC that
+        is renamed afterwards.
+      - Each interface must exist.
+    type: list
+    elements: str
+  arp_ignore:
+    description:
+      - O(method=sysctl) only. The C(arp_ignore) value. Default V(1).
+      - V(1) replies only for addresses of the receiving interface, which is what DR needs; V(2) also requires the
+        sender in the same subnet; V(3) refuses host-scope addresses; V(8) never replies.
+    type: int
+    choices: [1, 2, 3, 8]
+  arp_announce:
+    description:
+      - O(method=sysctl) only. The C(arp_announce) value. Default V(2).
+      - V(2) is what DR needs, it always announces the best address of the outgoing interface and never the VIP.
+        V(1) only avoids addresses outside the target's subnet and can still announce a VIP from that subnet.
+    type: int
+    choices: [1, 2]
+  sysctl_file:
+    description:
+      - O(method=sysctl) only. The sysctl.d file the module owns. Default V(/etc/sysctl.d/90-lvs-dr-arp.conf).
+      - An existing file there that the module did not write is refused.
+      - Interface names containing dots are written with C(/) separators (C(net/ipv4/conf/eth0.100/arp_ignore)).
+    type: path
+  vip:
+    description:
+      - O(method=arptables) only, and required with it. The IPv4 VIPs, as V(ADDRESS) or V(ADDRESS/32).
+      - IPv6 VIPs are refused, IPv6 has no ARP and neighbour discovery answers only for addresses of the receiving
+        interface, so they need no suppression.
+    type: list
+    elements: str
+  real_ip:
+    description:
+      - O(method=arptables) only. The IPv4 address of the real server that replaces the VIP as source of
+        outgoing ARP packets.
+      - Default the primary IPv4 address of O(interface) that is not one of the VIPs.
+    type: str
+  interface:
+    description:
+      - O(method=arptables) only. The interface facing the director, from which O(real_ip) is taken.
+      - Default the interface of the IPv4 default route.
+    type: str
+extends_documentation_fragment:
+  - lvs.dr.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+  platform:
+    platforms: linux
+requirements:
+  - O(method=arptables) needs C(arptables) (arptables 0.0.5, the nft build of iptables, or arptables_jf),
+    C(arptables-save) and C(arptables-restore) to persist, and iproute2 (C(ip)) when O(real_ip) is not given.
+notes:
+  - sysctl persistence. C(systemd-sysctl.service) applies O(sysctl_file) early at boot, and the udev rule
+    C(99-systemd.rules) runs C(systemd-sysctl --prefix=/net/ipv4/conf/<name>) when a network interface is
+    added, under its final name (sysctl.d(5)). A key for an interface renamed later is never applied; prefer
+    V(all) unless other interfaces must keep answering ARP.
+  - arptables persistence, RHEL family. When C(/usr/lib/systemd/system/arptables.service) exists, the table is
+    saved with C(arptables-save) into C(/etc/sysconfig/arptables) (replaced atomically) and C(arptables.service)
+    is enabled by its C(WantedBy=) symlink, which works with or without a running systemd. With O(state=absent)
+    the file is saved again without the module's rules and kept; the service is disabled again only when the
+    module enabled it and none of its rules remain.
+  - arptables persistence, other distributions (Debian has no such service). The table is saved into
+    C(/etc/lvs-dr/arptables.rules), restored at boot by the module's oneshot unit C(lvs-dr-arptables.service)
+    (C(arptables-restore) with C(StandardInput=file:), systemd 236 or later, Debian 11 and 12 have 247 and 252).
+    It runs C(Before=network-pre.target) and C(Wants=network-pre.target), so the rules are in place before any
+    interface is up, and before C(lvs-dr-vips.service) of M(lvs.dr.lvs_vip). File and unit are removed when
+    no rule of the module remains.
+  - Units are enabled by symlink and read at the next boot; the module applies the live settings itself.
+  - Order matters, suppress ARP before adding the VIP and lift it only after removing the VIP
+    (M(lvs.dr.lvs_vip) refuses an IPv4 VIP while ARP for it is not suppressed).
+seealso:
+  - module: lvs.dr.lvs_vip
+  - module: lvs.dr.lvs_redirect
+'''
+
+EXAMPLES = r'''
+- name: Suppress ARP on every interface (arp_ignore=1, arp_announce=2), live and at boot
+  lvs.dr.lvs_arp_suppress:
+    method: sysctl
+
+- name: Only on the interface facing the director, VLAN included
+  lvs.dr.lvs_arp_suppress:
+    interfaces: [eth0, eth0.100]
+
+- name: arptables rules for two VIPs, real IP taken from the default route's interface
+  lvs.dr.lvs_arp_suppress:
+    method: arptables
+    vip: [198.51.100.100, 198.51.100.101]
+
+- name: Lift the sysctl suppression, restoring the previous values
+  lvs.dr.lvs_arp_suppress:
+    state: absent
+
+- name: Remove the arptables rules of one VIP
+  lvs.dr.lvs_arp_suppress:
+    method: arptables
+    vip: [198.51.100.101]
+    state: absent
+'''
+
+RETURN = r'''
+method:
+  description: The method used.
+  returned: always
+  type: str
+  sample: sysctl
+effective:
+  description:
+    - Per interface (C(all) and C(default) excluded), the effective C(arp_ignore) and C(arp_announce), the
+      maximum of C(all) and the interface, after the run (predicted in check mode).
+  returned: always
+  type: dict
+  sample: {"eth0": {"arp_ignore": 1, "arp_announce": 2}, "lo": {"arp_ignore": 1, "arp_announce": 2}}
+sysctl_file:
+  description: The sysctl.d file holding the settings, null when nothing is persisted.
+  returned: when O(method=sysctl)
+  type: str
+  sample: /etc/sysctl.d/90-lvs-dr-arp.conf
+previous:
+  description:
+    - Per interface, the values in force before the module first set them; with O(state=absent) the ones it
+      restored where the live value was still its own.
+  returned: when O(method=sysctl)
+  type: dict
+  sample: {"all": {"arp_ignore": 0, "arp_announce": 0}}
+rules:
+  description:
+    - The arptables DROP and mangle rules in force for the VIPs in O(vip) after the run, as arptables
+      arguments.
+  returned: when O(method=arptables)
+  type: list
+  elements: list
+  sample: [["-A", "INPUT", "-d", "198.51.100.100", "-j", "DROP"],
+           ["-A", "OUTPUT", "-s", "198.51.100.100", "-j", "mangle", "--mangle-ip-s", "198.51.100.10"]]
+real_ip:
+  description: The address used in the mangle rules.
+  returned: when O(method=arptables) and O(state=present)
+  type: str
+  sample: 198.51.100.10
+persist_file:
+  description: The saved arptables table restored at boot, null when there is none.
+  returned: when O(method=arptables)
+  type: str
+  sample: /etc/lvs-dr/arptables.rules
+unit:
+  description: The systemd unit restoring the table at boot when it is enabled, else null.
+  returned: when O(method=arptables)
+  type: str
+  sample: lvs-dr-arptables.service
+actions:
+  description: The changes made, or that would be made in check mode, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["set /proc/sys/net/ipv4/conf/all/arp_ignore to 1", "write /etc/sysctl.d/90-lvs-dr-arp.conf"]
+'''
+
+import errno
+import ipaddress
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._arp import (
+    ARP_KEYS, CONF_DIR, Arptables, effective_arp, read_arp_sysctls)
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._system import System
+from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, Unit
+
+OWNER = 'lvs.dr.lvs_arp_suppress'
+MARKER = '# Managed by the lvs.dr Ansible collection (%s); changes here are overwritten.' % OWNER
+PREVIOUS = '# previous '
+ETC_DIR = '/etc/lvs-dr'
+RUN_DIR = '/run/lvs-dr'
+SYSCTL_DEFAULTS = dict(interfaces=['all'], arp_ignore=1, arp_announce=2,
+                       sysctl_file='/etc/sysctl.d/90-lvs-dr-arp.conf')
+METHOD_OPTIONS = dict(sysctl=tuple(sorted(SYSCTL_DEFAULTS)), arptables=('interface', 'real_ip', 'vip'))
+OWNED_RULES = 'arptables-owned.json'
+RHEL_UNIT = '/usr/lib/systemd/system/arptables.service'
+RHEL_FILE = '/etc/sysconfig/arptables'
+DEBIAN_FILE = ETC_DIR + '/arptables.rules'
+DEBIAN_UNIT = 'lvs-dr-arptables.service'
+# Like netfilter-persistent: early, without default dependencies, before any interface is configured.
+DEBIAN_ORDERING = """
+After=systemd-modules-load.service local-fs.target
+Wants=network-pre.target
+Before=network-pre.target lvs-dr-vips.service shutdown.target
+Conflicts=shutdown.target
+"""
+
+
+class ArpSystem(System):
+    """System plus removing the module's state directories once they are empty."""
+
+    def rmdir(self, path):
+        try:
+            os.rmdir(path)
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise
+
+
+def remove_owned(system, path):
+    """Remove a file of ours, and its directory when it is our empty state directory."""
+    system.remove(path)
+    if os.path.dirname(path) in (ETC_DIR, RUN_DIR):
+        system.rmdir(os.path.dirname(path))
+
+
+def read_owned(module, system, path, is_ours):
+    """Text of a file the module owns, None when absent; refuse a file someone else wrote."""
+    text = system.read(path)
+    if text is not None and not is_ours(text):
+        module.fail_json(msg='%s exists and was not written by %s; refusing to take it over. Remove it or '
+                             'choose another path.' % (path, OWNER))
+    return text
+
+
+# --- method sysctl ---------------------------------------------------------------------------------
+
+def conf_path(name, key):
+    return '%s/%s/%s' % (CONF_DIR, name, key)
+
+
+def sysctl_key(name, key):
+    # sysctl.d(5): after a first '/' separator dots stay literal, so dotted (VLAN) names use slashes.
+    if '.' in name:
+        return 'net/ipv4/conf/%s/%s' % (name, key)
+    return 'net.ipv4.conf.%s.%s' % (name, key)
+
+
+def parse_sysctl_key(text):
+    parts = text.strip().split('/' if text.strip().startswith('net/') else '.')
+    if len(parts) != 5 or parts[:3] != ['net', 'ipv4', 'conf'] or parts[4] not in ARP_KEYS:
+        raise ValueError(text)
+    return parts[3], parts[4]
+
+
+def item_order(item):
+    name, key = item
+    return (name != 'all', name != 'default', name, ARP_KEYS.index(key))
+
+
+def render_sysctl(owned):
+    """owned: {(name, key): (previous, value)} -> the sysctl.d text, the record in its comments."""
+    items = sorted(owned, key=item_order)
+    lines = [MARKER,
+             '# LVS-DR real server: no ARP replies or announcements for VIPs held on another interface.',
+             '# Values in force before the module set them; state=absent restores them where the live',
+             '# value is still the one set here.']
+    lines.extend('%s%s = %d' % (PREVIOUS, sysctl_key(*item), owned[item][0]) for item in items)
+    lines.extend('%s = %d' % (sysctl_key(*item), owned[item][1]) for item in items)
+    return '\n'.join(lines) + '\n'
+
+
+def parse_sysctl(text):
+    previous, values = {}, {}
+    for line in (text or '').splitlines():
+        line = line.strip()
+        target = previous if line.startswith(PREVIOUS) else values
+        if line.startswith(PREVIOUS):
+            line = line[len(PREVIOUS):]
+        elif not line or line[0] in '#;':
+            continue
+        key, dummy, value = line.partition('=')
+        target[parse_sysctl_key(key)] = int(value)
+    return dict((item, (previous.get(item, value), value)) for item, value in values.items())
+
+
+def nested(pairs):
+    """{(name, key): value} -> {name: {key: value}}."""
+    result = {}
+    for (name, key), value in pairs.items():
+        result.setdefault(name, {})[key] = value
+    return result
+
+
+def sysctl_method(module, system, plan, params):
+    present = params['state'] == 'present'
+    live = read_arp_sysctls(system)
+    if present:
+        missing = [n for n in params['interfaces'] if n not in live]
+        if missing:
+            module.fail_json(msg='interfaces: %s does not exist (no %s/<name>/arp_ignore); give all and/or '
+                                 'existing interface names.' % (', '.join(missing), CONF_DIR))
+    file_path = params['sysctl_file']
+    run_path = os.path.join(RUN_DIR, os.path.basename(file_path))
+    texts, owned = {}, {}
+    for path in (run_path, file_path):
+        texts[path] = read_owned(module, system, path, lambda t: t.startswith(MARKER + '\n'))
+        try:
+            owned.update(parse_sysctl(texts[path]))
+        except ValueError as e:
+            module.fail_json(msg='%s: cannot read the line for %s; fix or remove the file.' % (path, e))
+
+    after = dict((name, dict(values)) for name, values in live.items())
+
+    def set_value(item, value, why):
+        name, key = item
+        plan.add('%s %s to %d' % (why, conf_path(name, key), value), system.set_proc, conf_path(name, key), value)
+        after[name][key] = value
+
+    kept, keep_path = {}, None
+    if present:
+        keep_path = file_path if params['persist'] else run_path
+        for name in params['interfaces']:
+            for key in ARP_KEYS:
+                item = (name, key)
+                kept[item] = (owned[item][0] if item in owned else live[name][key], params[key])
+                if live[name][key] != params[key]:
+                    set_value(item, params[key], 'set')
+    # Released after the new scope is in force, so suppression never lapses while the scope moves.
+    released = dict((item, owned[item]) for item in owned if item not in kept)
+    restored = {}
+    for item in sorted(released, key=item_order):
+        name, key = item
+        previous, ours = released[item]
+        if name in live and live[name][key] == ours:
+            restored[item] = previous
+            if previous != ours:
+                set_value(item, previous, 'restore')
+    content = render_sysctl(kept) if kept else None
+    for path in (file_path, run_path):
+        wanted = content if path == keep_path else None
+        if texts[path] == wanted:
+            continue
+        if wanted is None:
+            plan.add('remove %s' % path, remove_owned, system, path)
+        else:
+            plan.add('write %s' % path, system.write, path, wanted)
+
+    names = sorted(set(name for name, dummy in list(kept) + list(owned)))
+    files = (file_path, run_path)
+    before = dict(values=dict((n, live[n]) for n in names if n in live),
+                  files=dict((p, texts[p]) for p in files))
+    after_state = dict(values=dict((n, after[n]) for n in names if n in after),
+                       files=dict((p, content if p == keep_path else None) for p in files))
+    plan.exit(before, after_state, method='sysctl', effective=effective_arp(after),
+              sysctl_file=file_path if present and params['persist'] else None,
+              previous=nested(dict((item, prev) for item, (prev, dummy) in kept.items()) if present else restored))
+
+
+# --- method arptables ------------------------------------------------------------------------------
+
+def parse_arptables_vips(texts):
+    vips = []
+    for iface in parse_vips(texts):
+        if iface.version == 6:
+            raise ValueError('%s is an IPv6 address: IPv6 has no ARP (neighbour discovery answers only for '
+                             'addresses of the receiving interface), so it needs no suppression; list only '
+                             'IPv4 VIPs with method=arptables.' % iface.ip)
+        if iface.network.prefixlen != 32:
+            raise ValueError('%s: arptables rules match single addresses; give the VIP as ADDRESS or '
+                             'ADDRESS/32.' % iface)
+        vips.append(str(iface.ip))
+    return vips
+
+
+def parse_real_ip(text, vips):
+    try:
+        ip = ipaddress.IPv4Address(to_text(text).strip())
+    except ValueError:
+        raise ValueError('real_ip %r is not an IPv4 address.' % text)
+    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or str(ip) in vips:
+        raise ValueError('real_ip %s must be the real server\'s own unicast address on the segment, not a '
+                         'VIP, loopback, multicast, link-local or unspecified address.' % ip)
+    return str(ip)
+
+
+def derive_real_ip(module, system, interface, vips):
+    """The primary IPv4 address of the interface facing the director (default: default route's)."""
+    ip = system.binary('ip')
+    if interface is None:
+        dummy, out, dummy2 = system.run([ip, '-4', 'route', 'show', 'default'])
+        devs = [w[w.index('dev') + 1] for w in (line.split() for line in out.splitlines()) if 'dev' in w[:-1]]
+        if not devs:
+            module.fail_json(msg='No IPv4 default route to find the interface facing the director; set '
+                                 'interface or real_ip.')
+        interface = devs[0]
+    elif not system.exists('%s/%s' % (CONF_DIR, interface)):
+        module.fail_json(msg='interface %s does not exist.' % interface)
+    dummy, out, dummy2 = system.run([ip, '-o', '-4', 'addr', 'show', 'dev', interface])
+    for words in (line.split() for line in out.splitlines()):
+        if 'inet' in words[:-1] and 'secondary' not in words:
+            try:
+                return parse_real_ip(words[words.index('inet') + 1].split('/')[0], vips)
+            except ValueError:
+                continue
+    module.fail_json(msg='interface %s has no primary unicast IPv4 address other than the VIPs to use as '
+                         'real_ip; set real_ip.' % interface)
+
+
+def rule_argv(rule):
+    return ['-A', rule['chain']] + Arptables.argv(rule)
+
+
+def for_vip(rule, vip):
+    return vip in (rule.get('-d'), rule.get('-s')) and rule.get('-j') in ('DROP', 'mangle')
+
+
+def saved_table(system, save):
+    """The table as arptables-save prints it, without its timestamp comments (stable for comparison)."""
+    dummy, out, dummy2 = system.run([save])
+    return strip_comments(out)
+
+
+def strip_comments(text):
+    lines = [line.rstrip() for line in (text or '').splitlines()]
+    return ''.join('%s\n' % line for line in lines if line and not line.startswith('#'))
+
+
+def save_table(system, save, path):
+    system.write(path, saved_table(system, save))
+
+
+class Persistence(object):
+    """How this distribution restores arptables at boot, and the module's part in it."""
+
+    def __init__(self, system):
+        self.system = system
+        self.rhel = system.exists(RHEL_UNIT)
+        self.path = RHEL_FILE if self.rhel else DEBIAN_FILE
+
+    def link(self):
+        targets = [line.split('=', 1)[1].split() for line in (self.system.read(RHEL_UNIT) or '').splitlines()
+                   if line.strip().startswith('WantedBy=')]
+        target = targets[0][0] if targets and targets[0] else 'multi-user.target'
+        return os.path.join(UNIT_DIR, target + '.wants', 'arptables.service')
+
+    def debian_unit(self, restore):
+        return Unit(DEBIAN_UNIT, OWNER, 'LVS-DR real server: arptables rules keeping ARP off the VIPs',
+                    DEBIAN_FILE, DEBIAN_ORDERING,
+                    'ExecStart=%s\nStandardInput=file:%s' % (restore, DEBIAN_FILE))
+
+    def plan(self, plan, record, present, persist, rules_change, owned_left):
+        """Add the persistence steps; return (persist_file, unit) as they will be."""
+        system = self.system
+        exists = system.exists(self.path)
+        if self.rhel:
+            link = self.link()
+            enabled = system.exists(link)
+            if (present and persist) or (not present and exists):
+                self._sync(plan, rules_change)
+                exists = True
+            if present and persist and not enabled:
+                plan.add('enable arptables.service', system.symlink, RHEL_UNIT, link)
+                record['enabled'] = enabled = True
+            elif not present and record['enabled'] and not owned_left and enabled:
+                plan.add('disable arptables.service', system.remove, link)
+                record['enabled'] = enabled = False
+            return (self.path if exists else None), ('arptables.service' if enabled else None)
+        restore = system.binary('arptables-restore', required=present and persist)
+        unit = self.debian_unit(restore)
+        if present and persist:
+            self._sync(plan, rules_change)
+            if not unit.installed(system):
+                plan.add('install %s' % unit.name, unit.install, system)
+            return self.path, unit.name
+        if not present and not owned_left:
+            if unit.present(system):
+                plan.add('remove %s' % unit.name, unit.remove, system)
+            if exists:
+                plan.add('remove %s' % self.path, remove_owned, system, self.path)
+            return None, None
+        if not present and exists:
+            self._sync(plan, rules_change)
+        return (self.path if exists else None), (unit.name if unit.present(system) else None)
+
+    def _sync(self, plan, rules_change):
+        save = self.system.binary('arptables-save')
+        if rules_change or strip_comments(self.system.read(self.path)) != saved_table(self.system, save):
+            plan.add('save the arptables table to %s' % self.path, save_table, self.system, save, self.path)
+
+
+def arptables_method(module, system, plan, params):
+    present = params['state'] == 'present'
+    arptables = Arptables(system)
+    try:
+        vips = parse_arptables_vips(params['vip'])
+        real_ip = parse_real_ip(params['real_ip'], vips) if present and params['real_ip'] else None
+    except ValueError as e:
+        module.fail_json(msg=str(e))
+    if present and real_ip is None:
+        real_ip = derive_real_ip(module, system, params['interface'], vips)
+
+    paths = [os.path.join(d, OWNED_RULES) for d in (ETC_DIR, RUN_DIR)]
+    texts, record = {}, dict(rules=[], enabled=False)
+    for path in paths:
+        texts[path] = read_owned(module, system, path, lambda t: '"managed_by": "%s"' % OWNER in t)
+        try:
+            loaded = json.loads(texts[path]) if texts[path] else dict(rules=[])
+            record['rules'].extend(r for r in loaded['rules'] if r not in record['rules'])
+            record['enabled'] = record['enabled'] or bool(loaded.get('enabled'))
+        except (ValueError, KeyError, TypeError):
+            module.fail_json(msg='%s: not a valid record of %s; fix or remove the file.' % (path, OWNER))
+    owned_before = list(record['rules'])
+    before_rules = list(arptables.rules)
+    table = list(arptables.rules)
+    # A recorded rule no longer in force (reboot without persistence) is nobody's to delete.
+    owned = [r for r in record['rules'] if r in table]
+
+    def change(verb, rule):
+        plan.add('%s arptables rule %s' % (verb, ' '.join(rule_argv(rule)[1:])), system.run,
+                 [arptables.path, '-A' if verb == 'add' else '-D', rule['chain']] + Arptables.argv(rule))
+        if verb == 'add':
+            table.append(rule)
+            owned.append(rule)
+        else:
+            table.remove(rule)
+            owned.remove(rule)
+
+    for vip in vips:
+        wanted = [arptables.drop_rule(vip), arptables.mangle_rule(vip, real_ip)] if present else []
+        # DROP before mangle when adding; the new mangle before the stale one goes, so ARP never
+        # leaves with the VIP as source in between.
+        for rule in wanted:
+            if rule not in table:
+                change('add', rule)
+        for rule in reversed([r for r in owned if for_vip(r, vip) and r not in wanted]):
+            change('delete', rule)
+
+    record['rules'] = owned
+    rules_change = table != before_rules
+    persist_file, unit = Persistence(system).plan(plan, record, present, params['persist'], rules_change,
+                                                  bool(owned))
+    keep = paths[0] if params['persist'] else paths[1]
+    content = None
+    if record['rules'] or record['enabled']:
+        content = json.dumps(dict(managed_by=OWNER, rules=record['rules'], enabled=record['enabled']),
+                             indent=2, sort_keys=True) + '\n'
+    for path in paths:
+        wanted = content if path == keep else None
+        if texts[path] != wanted:
+            if wanted is None:
+                plan.add('remove %s' % path, remove_owned, system, path)
+            else:
+                plan.add('write %s' % path, system.write, path, wanted)
+
+    def ours(rules):
+        return [rule_argv(r) for r in rules if any(for_vip(r, vip) for vip in vips)]
+
+    result = dict(method='arptables', effective=effective_arp(read_arp_sysctls(system)), rules=ours(table),
+                  persist_file=persist_file, unit=unit)
+    if present:
+        result['real_ip'] = real_ip
+    plan.exit(dict(rules=ours(before_rules), owned=[rule_argv(r) for r in owned_before]),
+              dict(rules=ours(table), owned=[rule_argv(r) for r in owned], persist_file=persist_file, unit=unit),
+              **result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            method=dict(type='str', choices=['sysctl', 'arptables'], default='sysctl'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            persist=dict(type='bool', default=True),
+            interfaces=dict(type='list', elements='str'),
+            arp_ignore=dict(type='int', choices=[1, 2, 3, 8]),
+            arp_announce=dict(type='int', choices=[1, 2]),
+            sysctl_file=dict(type='path'),
+            vip=dict(type='list', elements='str'),
+            real_ip=dict(type='str'),
+            interface=dict(type='str'),
+        ),
+        required_if=[('method', 'arptables', ('vip',))],
+        mutually_exclusive=[('real_ip', 'interface')],
+        supports_check_mode=True,
+    )
+    params = dict(module.params)
+    method = params['method']
+    other = 'arptables' if method == 'sysctl' else 'sysctl'
+    stray = [name for name in METHOD_OPTIONS[other] if params[name] is not None]
+    if stray:
+        module.fail_json(msg='%s: only with method=%s, not with method=%s.' % (', '.join(stray), other, method))
+    for name, default in SYSCTL_DEFAULTS.items():
+        if params[name] is None:
+            params[name] = default
+    system = ArpSystem(module)
+    plan = Plan(module)
+    if method == 'sysctl':
+        sysctl_method(module, system, plan, params)
+    else:
+        arptables_method(module, system, plan, params)
+
+
+if __name__ == '__main__':
+    main()
