@@ -448,7 +448,7 @@ def derive_real_ip(module, system, interface, vips):
             module.fail_json(msg='No IPv4 default route to find the interface facing the director; set '
                                  'interface or real_ip.')
         interface = devs[0]
-    elif not system.exists('%s/%s' % (CONF_DIR, interface)):
+    elif interface not in system.listdir(CONF_DIR):
         module.fail_json(msg='interface %s does not exist.' % interface)
     dummy, out, dummy2 = system.run([ip, '-o', '-4', 'addr', 'show', 'dev', interface])
     for words in (line.split() for line in out.splitlines()):
