@@ -200,10 +200,11 @@ actions:
 
 import ipaddress
 import os
+import string
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
@@ -219,6 +220,7 @@ except ImportError:
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()
 
 RUNTIME_RECORD = '/run/lvs-dr/vips'
+UNIT_SAFE = frozenset(string.ascii_letters + string.digits + '_.')
 UNIT_NAME = 'lvs-dr-vips.service'
 # The kernel refuses IPv4 labels longer than IFNAMSIZ - 1 or not starting with the device name.
 MAX_LABEL = 15
@@ -278,6 +280,15 @@ class Netlink(object):
         self._call('del', index, vip)
 
 
+def unit_escape(name):
+    """systemd-escape of one path component (an interface name may hold '-' or '@')."""
+    out = []
+    for i, byte in enumerate(bytearray(to_bytes(name))):
+        char = chr(byte)
+        out.append(char if char in UNIT_SAFE and not (i == 0 and char == '.') else '\\x%02x' % byte)
+    return ''.join(out)
+
+
 def record_line(interface, vip, label):
     line = 'address replace %s dev %s' % (vip, interface)
     return line + (' label %s' % label if label else '')
@@ -313,10 +324,12 @@ class VipRecords(object):
         return any((interface, ip) in entries for entries in self.before.values())
 
     def record(self, interface, vip, label, persist):
-        kind, other = ('persist', 'runtime') if persist else ('runtime', None)
-        self.after[kind][(interface, vip.ip)] = record_line(interface, vip, label)
-        if other:
-            self.after[other].pop((interface, vip.ip), None)
+        key, line = (interface, vip.ip), record_line(interface, vip, label)
+        if persist:
+            self.after['persist'][key] = line
+            self.after['runtime'].pop(key, None)
+        elif self.after['persist'].get(key) != line:
+            self.after['runtime'][key] = line
 
     def forget(self, interface, ip, persist):
         for kind in ('persist', 'runtime') if persist else ('runtime',):
@@ -324,7 +337,7 @@ class VipRecords(object):
 
     def unit(self):
         interfaces = sorted(set(iface for iface, dummy in self.after['persist']) - set(['lo']))
-        devices = ' '.join('sys-subsystem-net-devices-%s.device' % i for i in interfaces)
+        devices = ' '.join('sys-subsystem-net-devices-%s.device' % unit_escape(i) for i in interfaces)
         ordering = UNIT_ORDERING + ('Wants=%s\nAfter=%s\n' % (devices, devices) if devices else '')
         return Unit(UNIT_NAME, 'lvs_vip', 'LVS-DR virtual IPs (lvs.dr)', self.paths['persist'], ordering,
                     'ExecStart=%s -force -batch %s' % (self.ip_path, self.paths['persist']))

@@ -487,3 +487,16 @@ def test_netlink_seam(monkeypatch, generators):
     with pytest.raises(Fail) as e:
         nl.add(1, ipaddress.ip_interface(u'198.51.100.9/32'))
     assert e.value.result['msg'].startswith('netlink refused to add 198.51.100.9/32: ')
+
+
+@pytest.mark.parametrize('name, escaped', [('eth0', 'eth0'), ('eth0.100', 'eth0.100'), ('br-lan', 'br\\x2dlan'),
+                                           ('.x@y', '\\x2ex\\x40y')])
+def test_unit_escape_matches_systemd_escape(name, escaped):
+    assert lvs_vip.unit_escape(name) == escaped
+
+
+def test_runtime_only_request_for_a_persisted_vip_changes_nothing(host):
+    h = host['host']
+    run(BOTH)
+    h.calls[:] = []
+    assert run(dict(BOTH, persist=False))['changed'] is False and h.mutations() == []
