@@ -50,7 +50,7 @@ def test_case_passes_keepalived_config_test(director_run, case):
 
 def test_case_key_lines(director_run, case):
     for host, spec in case[1]['hosts'].items():
-        _, text = rendered(director_run, host)
+        dummy, text = rendered(director_run, host)
         lines = stripped_lines(text)
         assert lines[0] == '#' and MARKER + '.' in text
         assert not any(line.startswith('vrrp_strict') for line in lines), 'vrrp_strict emitted'
@@ -66,7 +66,7 @@ def test_case_key_lines(director_run, case):
 
 def test_case_second_run_leaves_file_alone(director_run, case):
     for host in case[1]['hosts']:
-        outcome, _ = rendered(director_run, host)
+        outcome, dummy = rendered(director_run, host)
         first, second = outcome['first'], outcome['second']
         assert first['exists'] and second['exists']
         assert first['checksum'] == second['checksum']
