@@ -111,6 +111,9 @@ notes:
     tools added at runtime, and replaces whatever the file held before. It is rewritten only
     when it disagrees with the requested rule set (a requested rule is missing from it, or a
     rule that O(state=absent) removes is still in it).
+  - firewalld flushes every iptables table when it starts and when it stops (seen with firewalld
+    1.3 on Debian 12, nftables backend), which drops the rules of O(backend=iptables) from the
+    running firewall; use one backend per host, and O(backend=firewalld) wherever firewalld runs.
   - Rule probing follows ansible-core's M(ansible.builtin.iptables) module (C(iptables -t nat -C)).
     Both the C(iptables-nft) variant (Debian 12, RHEL 8/9) and C(iptables-legacy) match the
     comment when probing and deleting, so a rule without it, or with another comment, is never
