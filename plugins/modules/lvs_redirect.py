@@ -241,6 +241,7 @@ IPTABLES_PERSIST = (
     ('/etc/debian_version', {'ipv4': '/etc/iptables/rules.v4', 'ipv6': '/etc/iptables/rules.v6'}, 0o640),
     ('/etc/redhat-release', {'ipv4': '/etc/sysconfig/iptables', 'ipv6': '/etc/sysconfig/ip6tables'}, 0o600),
 )
+FIREWALLD_DIRECT_FILE = '/etc/firewalld/direct.xml'
 IPTABLES_TOOLS = {
     'ipv4': ('iptables', 'iptables-save', 'iptables-restore'),
     'ipv6': ('ip6tables', 'ip6tables-save', 'ip6tables-restore'),
@@ -293,11 +294,15 @@ class Layer(object):
 
 
 class CommandLayer(Layer):
-    """A layer probed, added to and removed from one rule at a time by a command."""
+    """A layer probed, added to and removed from one rule at a time by a command.
 
-    def __init__(self, system, name, probe, add, remove):
+    files: what the tool itself writes when this layer changes (reported, not written here).
+    """
+
+    def __init__(self, system, name, probe, add, remove, files=()):
         self.system = system
         self.name = name
+        self.files = list(files)
         self._argv = dict(probe=probe, add=add, remove=remove)
 
     def argv(self, action, rule):
@@ -313,10 +318,10 @@ class CommandLayer(Layer):
         return rc == 0
 
     def plan(self, plan, to_add, to_remove):
-        for action, verb, rules in (('remove', 'remove', to_remove), ('add', 'add', to_add)):
+        for action, rules in (('remove', to_remove), ('add', to_add)):
             for rule in rules:
-                plan.add('%s %s (%s)' % (verb, rule.label, self.name), self.system.run, self.argv(action, rule))
-        return []
+                plan.add('%s %s (%s)' % (action, rule.label, self.name), self.system.run, self.argv(action, rule))
+        return list(self.files) if to_add or to_remove else []
 
 
 class SavedRulesLayer(Layer):
@@ -401,10 +406,10 @@ def firewalld_layers(system, persist):
                              + rule.spec)
 
     # Runtime and permanent configuration each get their own call, so no --reload is needed.
-    layers = [(RUNTIME, [])] + ([(PERSISTENT, ['--permanent'])] if persist else [])
+    layers = [(RUNTIME, [], [])] + ([(PERSISTENT, ['--permanent'], [FIREWALLD_DIRECT_FILE])] if persist else [])
     return [CommandLayer(system, name, command(options, '--query-rule'), command(options, '--add-rule'),
-                         command(options, '--remove-rule'))
-            for name, options in layers]
+                         command(options, '--remove-rule'), files)
+            for name, options, files in layers]
 
 
 def requested_rules(module):
@@ -464,14 +469,12 @@ def main():
         persist_files.extend(layer.plan(plan, to_add, to_remove))
         added.extend(rule.data(layer=layer.name) for rule in to_add)
         removed.extend(rule.data(layer=layer.name) for rule in to_remove)
-    if module.params['backend'] == 'firewalld' and any(item['layer'] == PERSISTENT for item in added + removed):
-        persist_files.append('/etc/firewalld/direct.xml')
 
-    def state(present_in):
+    def layer_state(present_in):
         return dict((layer.name, sorted(rule.label for rule in present_in(layer))) for layer in layers)
 
-    before = state(lambda layer: observed[layer.name])
-    after = state(lambda layer: rules if want else [])
+    before = layer_state(lambda layer: observed[layer.name])
+    after = layer_state(lambda layer: rules if want else [])
     plan.exit(before, after,
               rules=[rule.data(argv=runtime.argv('add', rule)) for rule in rules],
               added=added, removed=removed, persist_files=persist_files)

@@ -210,6 +210,13 @@ def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
     assert again['changed'] is False and host.mutations() == [] and host.writes == []
 
 
+def test_iptables_absent_on_a_clean_host_writes_nothing(monkeypatch, capsys):
+    host = FakeHost()
+    result = run_module(host, monkeypatch, capsys, state='absent', vip=[V4, V6], ports=[80])
+    assert result['changed'] is False and host.mutations() == [] and host.writes == []
+    assert host.reads == ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6']
+
+
 def test_iptables_persist_file_drift_only_saves(monkeypatch, capsys):
     host = FakeHost()
     run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
@@ -273,6 +280,13 @@ def test_firewalld_runtime_and_permanent(monkeypatch, capsys):
     drift = run_module(host, monkeypatch, capsys, **args)
     assert host.mutations() == [fw(['--permanent'], '--add-rule', 'ipv6', V6, 80, 'tcp')]
     assert drift['actions'] == ['add ipv6 tcp %s port 80 (persistent)' % V6]
+    assert drift['persist_files'] == ['/etc/firewalld/direct.xml']
+
+    # The runtime drifted: no permanent file is involved.
+    host.direct['runtime'].pop(0)
+    drift = run_module(host, monkeypatch, capsys, **args)
+    assert host.mutations() == [fw([], '--add-rule', 'ipv4', V4, 80, 'tcp')]
+    assert drift['persist_files'] == []
 
     host.direct['runtime'].insert(0, ('ipv4',) + FOREIGN)
     removed = run_module(host, monkeypatch, capsys, state='absent', **args)
