@@ -72,8 +72,9 @@ class System(object):
         try:
             with os.fdopen(fd, 'wb') as f:
                 f.write(to_bytes(content))
-            os.chmod(tmp, mode)
             self.module.atomic_move(tmp, path)
+            # atomic_move gives a new file the umask's mode and an old one its previous mode.
+            os.chmod(path, mode)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
