@@ -51,7 +51,7 @@ debootstrap --variant=minbase --include="$(echo $PACKAGES | tr ' ' ,)" \
 
 cp -a "$here/files/." "$root/"
 echo "deb $mirror $SUITE main" >"$root/etc/apt/sources.list"   # apt inside the lab works
-chroot "$root" /bin/sh -es <<'SH'
+chroot "$root" /bin/sh -es >>"$work/debootstrap.log" 2>&1 <<'SH'
 systemctl enable lvsdr-echo.service lvsdr-director-net.service ssh.service
 # Off until a role turns them on: a running firewalld's default zone would block port 80,
 # and the roles under test must be the ones that enable keepalived.
