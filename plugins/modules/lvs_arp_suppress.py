@@ -643,6 +643,9 @@ def main():
     stray = [name for name in METHOD_OPTIONS[other] if params[name] is not None]
     if stray:
         module.fail_json(msg='%s: only with method=%s, not with method=%s.' % (', '.join(stray), other, method))
+    empty = [name for name in ('interfaces', 'vip') if params[name] == []]
+    if empty:
+        module.fail_json(msg='%s: give at least one entry (an empty list would suppress nothing).' % empty[0])
     for name, default in SYSCTL_DEFAULTS.items():
         if params[name] is None:
             params[name] = default

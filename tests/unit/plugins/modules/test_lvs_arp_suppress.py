@@ -421,6 +421,8 @@ def test_arptables_rhel_service_enabled_by_others_stays_enabled(monkeypatch, cap
 
 BAD = [
     (dict(interfaces=['eth9']), 'interfaces: eth9 does not exist'),
+    (dict(interfaces=[]), 'interfaces: give at least one entry'),
+    (dict(method='arptables', vip=[]), 'vip: give at least one entry'),
     (dict(arp_ignore=4), 'value of arp_ignore must be one of: 1, 2, 3, 8, got: 4'),
     (dict(arp_announce=0), 'value of arp_announce must be one of: 1, 2, got: 0'),
     (dict(vip=[V4]), 'vip: only with method=arptables, not with method=sysctl.'),
