@@ -41,6 +41,7 @@ else:
 PY
 )}
 
+trap 'echo "lab image build failed; see $work/debootstrap.log" >&2' ERR
 rm -rf "$work/rootfs.tmp" "$work/rootfs"
 mkdir -p "$work"
 root=$work/rootfs.tmp
