@@ -73,6 +73,27 @@ def parse_arptables_listing(text):
     return chains, rules
 
 
+def listing_to_save(text):
+    """The table in arptables-restore format, built from the numeric `arptables -L -n`.
+
+    arptables-save (and -S) of the nft builds resolves the --mangle-ip-s address to a host
+    name (`--mangle-ip-s rs1`), which a restore at boot cannot be trusted to resolve.
+    """
+    lines, rules = ['*filter'], []
+    chain = None
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == 'Chain':
+            chain = words[1]
+            policy = words[3].rstrip(')') if len(words) > 3 and words[2] == '(policy' else '-'
+            lines.append(':%s %s' % (chain, policy))
+        else:
+            rules.append('-A %s %s' % (chain, ' '.join(words)))
+    return '\n'.join(lines + rules) + '\n'
+
+
 class Arptables(object):
     """The arptables filter table as the installed binary names and shows it."""
 
@@ -89,8 +110,8 @@ class Arptables(object):
         return self.path is not None
 
     def refresh(self):
-        dummy, out, dummy2 = self.system.run([self.path, '-L', '-n'])
-        chains, self.rules = parse_arptables_listing(out)
+        dummy, self.listing, dummy2 = self.system.run([self.path, '-L', '-n'])
+        chains, self.rules = parse_arptables_listing(self.listing)
         for names in CHAIN_NAMES:
             if names[0] in chains:
                 self.input_chain, self.output_chain = names

@@ -117,14 +117,16 @@ attributes:
     platforms: linux
 requirements:
   - O(method=arptables) needs C(arptables) (arptables 0.0.5, the nft build of iptables, or arptables_jf),
-    C(arptables-save) and C(arptables-restore) to persist, and iproute2 (C(ip)) when O(real_ip) is not given.
+    C(arptables-restore) to restore at boot, and iproute2 (C(ip)) when O(real_ip) is not given.
 notes:
+  - The table is saved from the numeric C(arptables -L -n) listing rather than by C(arptables-save), because the
+    nft build of C(arptables-save) prints the C(--mangle-ip-s) address as a resolved host name.
   - sysctl persistence. C(systemd-sysctl.service) applies O(sysctl_file) early at boot, and the udev rule
     C(99-systemd.rules) runs C(systemd-sysctl --prefix=/net/ipv4/conf/<name>) when a network interface is
     added, under its final name (sysctl.d(5)). A key for an interface renamed later is never applied; prefer
     V(all) unless other interfaces must keep answering ARP.
   - arptables persistence, RHEL family. When C(/usr/lib/systemd/system/arptables.service) exists, the table is
-    saved with C(arptables-save) into C(/etc/sysconfig/arptables) (replaced atomically) and C(arptables.service)
+    saved in C(arptables-save) format into C(/etc/sysconfig/arptables) (replaced atomically) and C(arptables.service)
     is enabled by its C(WantedBy=) symlink, which works with or without a running systemd. With O(state=absent)
     the file is saved again without the module's rules and kept; the service is disabled again only when the
     module enabled it and none of its rules remain.
@@ -233,7 +235,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    ARP_KEYS, CONF_DIR, Arptables, effective_arp, read_arp_sysctls)
+    ARP_KEYS, CONF_DIR, Arptables, effective_arp, listing_to_save, read_arp_sysctls)
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
 from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, Unit
@@ -469,26 +471,23 @@ def for_vip(rule, vip):
     return vip in (rule.get('-d'), rule.get('-s')) and rule.get('-j') in ('DROP', 'mangle')
 
 
-def saved_table(system, save):
-    """The table as arptables-save prints it, without its timestamp comments (stable for comparison)."""
-    dummy, out, dummy2 = system.run([save])
-    return strip_comments(out)
-
-
 def strip_comments(text):
     lines = [line.rstrip() for line in (text or '').splitlines()]
     return ''.join('%s\n' % line for line in lines if line and not line.startswith('#'))
 
 
-def save_table(system, save, path):
-    system.write(path, saved_table(system, save))
+def save_table(system, arptables, path):
+    """Save the table as it is once the plan's rules are in (numeric: see listing_to_save)."""
+    arptables.refresh()
+    system.write(path, listing_to_save(arptables.listing))
 
 
 class Persistence(object):
     """How this distribution restores arptables at boot, and the module's part in it."""
 
-    def __init__(self, system):
+    def __init__(self, system, arptables):
         self.system = system
+        self.arptables = arptables
         self.rhel = system.exists(RHEL_UNIT)
         self.path = RHEL_FILE if self.rhel else DEBIAN_FILE
 
@@ -538,9 +537,8 @@ class Persistence(object):
         return (self.path if exists else None), (unit.name if unit.present(system) else None)
 
     def _sync(self, plan, rules_change):
-        save = self.system.binary('arptables-save')
-        if rules_change or strip_comments(self.system.read(self.path)) != saved_table(self.system, save):
-            plan.add('save the arptables table to %s' % self.path, save_table, self.system, save, self.path)
+        if rules_change or strip_comments(self.system.read(self.path)) != listing_to_save(self.arptables.listing):
+            plan.add('save the arptables table to %s' % self.path, save_table, self.system, self.arptables, self.path)
 
 
 def arptables_method(module, system, plan, params):
@@ -592,7 +590,7 @@ def arptables_method(module, system, plan, params):
 
     record['rules'] = owned
     rules_change = table != before_rules
-    persist_file, unit = Persistence(system).plan(plan, record, present, params['persist'], rules_change,
+    persist_file, unit = Persistence(system, arptables).plan(plan, record, present, params['persist'], rules_change,
                                                   bool(owned))
     keep = paths[0] if params['persist'] else paths[1]
     content = None

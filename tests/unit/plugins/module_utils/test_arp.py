@@ -1,0 +1,43 @@
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.lvs.dr.plugins.module_utils._arp import (
+    effective_arp, listing_to_save, parse_arptables_listing, sysctl_suppresses)
+
+LISTING = """Chain INPUT (policy ACCEPT)
+-j DROP -d 198.51.100.100
+
+Chain OUTPUT (policy DROP)
+-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.11
+
+Chain extra (0 references)
+"""
+
+
+def test_listing_parses_into_option_dicts():
+    chains, rules = parse_arptables_listing(LISTING)
+    assert chains == ['INPUT', 'OUTPUT', 'extra']
+    assert rules == [{'chain': 'INPUT', '-j': 'DROP', '-d': '198.51.100.100'},
+                     {'chain': 'OUTPUT', '-j': 'mangle', '-s': '198.51.100.100', '--mangle-ip-s': '198.51.100.11'}]
+
+
+def test_save_format_keeps_numeric_addresses_and_policies():
+    # arptables-save of the nft build would print "--mangle-ip-s rs1" here.
+    assert listing_to_save(LISTING) == (
+        '*filter\n:INPUT ACCEPT\n:OUTPUT DROP\n:extra -\n'
+        '-A INPUT -j DROP -d 198.51.100.100\n'
+        '-A OUTPUT -j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.11\n')
+
+
+def test_effective_values_are_the_max_of_all_and_the_interface():
+    sysctls = {'all': {'arp_ignore': 1, 'arp_announce': 0}, 'default': {'arp_ignore': 0, 'arp_announce': 0},
+               'eth0': {'arp_ignore': 0, 'arp_announce': 2}, 'lo': {'arp_ignore': 0, 'arp_announce': 0}}
+    effective = effective_arp(sysctls)
+    assert effective == {'eth0': {'arp_ignore': 1, 'arp_announce': 2}, 'lo': {'arp_ignore': 1, 'arp_announce': 0}}
+    assert sysctl_suppresses(effective['eth0']) and not sysctl_suppresses(effective['lo'])
+
+
+def test_reserved_arp_ignore_values_do_not_suppress():
+    # Kernel arp_ignore(): 4-7 are reserved and reply like 0.
+    assert not sysctl_suppresses({'arp_ignore': 5, 'arp_announce': 2})
+    assert sysctl_suppresses({'arp_ignore': 8, 'arp_announce': 2})
