@@ -21,8 +21,12 @@ description:
     IPv4 VIPs go through C(iptables) or the firewalld C(ipv4) family, IPv6 VIPs through
     C(ip6tables) or the firewalld C(ipv6) family.
   - Every rule carries the comment C(lvs.dr redirect). With O(state=absent) the module removes
-    only rules that carry this comment and match the requested set; other rules, even for the
-    same VIP and port, are never touched.
+    only rules that carry this comment, in the exact form the module writes, and match the
+    request; other rules, even for the same VIP and port, are never touched.
+  - O(state=absent) is safe where the backend was never used. With the tool missing
+    (C(iptables) or C(ip6tables) for a family, C(firewall-cmd)) nothing of the module's can be in
+    force, so it changes nothing. With firewalld installed but not running, the runtime layer is
+    empty by definition and the permanent configuration is cleaned with C(firewall-offline-cmd).
   - Services must listen on the wildcard address (C(0.0.0.0) / C(::)), so one service per port
     serves every VIP; every packet pays for NAT and connection tracking.
 author: lvs.dr contributors (@lvs-dr)
@@ -47,7 +51,8 @@ options:
         (see O(persist)).
       - V(firewalld) adds firewalld direct rules with C(firewall-cmd --direct), at runtime and,
         with O(persist=true), in the permanent configuration as well, so no C(--reload) is
-        needed. firewalld must be running.
+        needed. firewalld must be running for O(state=present); for O(state=absent) while it is
+        stopped, the permanent configuration is cleaned with C(firewall-offline-cmd --direct).
     type: str
     required: true
     choices: [iptables, firewalld]
@@ -56,26 +61,33 @@ options:
       - Virtual IP addresses, IPv4 or IPv6, mixed as needed.
       - Host addresses only, because a REDIRECT rule matches one destination address. A prefix,
         if given, must be C(/32) for IPv4 and C(/128) for IPv6.
+      - Required with O(state=present). With O(state=absent) it may be omitted to remove the
+        module's rules for every VIP, including VIPs no longer in the inventory.
     type: list
     elements: str
-    required: true
   ports:
     description:
       - Destination ports of the virtual service, each 1 to 65535.
+      - Required with O(state=present). With O(state=absent) it may be omitted to remove the
+        module's rules for every port.
     type: list
     elements: int
-    required: true
   protocols:
     description:
       - Transport protocols to redirect.
+      - Default V([tcp]) with O(state=present). With O(state=absent) it may be omitted to remove
+        the module's rules for every protocol.
     type: list
     elements: str
     choices: [tcp, udp]
-    default: [tcp]
   state:
     description:
       - V(present) adds the missing rules, V(absent) removes the module's own rules of the
         requested set.
+      - With O(state=absent), each of O(vip), O(ports) and O(protocols) that is omitted matches
+        any value; the module then lists its rules (C(iptables -t nat -S PREROUTING), the saved
+        rules file, C(firewall-cmd --direct --get-all-rules) at runtime and with C(--permanent))
+        instead of probing for each one. With all three omitted it removes every rule it owns.
     type: str
     choices: [present, absent]
     default: present
@@ -100,7 +112,8 @@ requirements:
   - C(iptables) for IPv4 VIPs and C(ip6tables) for IPv6 VIPs, plus C(iptables-save) /
     C(iptables-restore) (C(ip6tables-save) / C(ip6tables-restore)) when O(persist=true), with
     O(backend=iptables).
-  - C(firewall-cmd) and a running firewalld with O(backend=firewalld).
+  - C(firewall-cmd) and a running firewalld with O(backend=firewalld); C(firewall-offline-cmd)
+    (shipped with firewalld) for O(state=absent) with O(persist=true) while firewalld is stopped.
 notes:
   - The module installs no packages and enables no services. For O(backend=iptables) with
     O(persist=true), install and enable the package that restores the rules file at boot
@@ -160,12 +173,19 @@ EXAMPLES = r'''
     vip: [198.51.100.100]
     ports: [80, 443]
     state: absent
+
+- name: Remove every rule the module owns through firewalld (safe where firewalld never ran)
+  lvs.dr.lvs_redirect:
+    backend: firewalld
+    state: absent
 '''
 
 RETURN = r'''
 rules:
   description:
     - The requested rule set, in force after O(state=present) and gone after O(state=absent).
+    - With O(state=absent) and O(vip), O(ports) or O(protocols) omitted, the module's rules found
+      that match the rest of the request.
   returned: always
   type: list
   elements: dict
@@ -187,7 +207,9 @@ rules:
       type: str
       sample: tcp
     argv:
-      description: The command that adds the rule to the running firewall.
+      description:
+        - The command that adds the rule to the running firewall; null when there is no running
+          firewall to add it to (tool missing, firewalld stopped).
       type: list
       elements: str
       sample: ['/usr/sbin/iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', '198.51.100.100/32', '-p', 'tcp',
@@ -224,7 +246,11 @@ actions:
   sample: ['add ipv4 tcp 198.51.100.100 port 80 (runtime)', 'save the ipv4 rules to /etc/iptables/rules.v4']
 '''
 
+import ipaddress
+import shlex
+
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import check_port, parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
@@ -253,6 +279,7 @@ class Rule(object):
 
     def __init__(self, iface, port, protocol):
         self.family = FAMILIES[iface.version]
+        self.ip = iface.ip
         self.vip = str(iface.ip)
         self.prefix = iface.max_prefixlen
         self.port = port
@@ -274,10 +301,33 @@ class Rule(object):
     def label(self):
         return '%s %s %s port %d' % (self.family, self.protocol, self.vip, self.port)
 
+    @property
+    def key(self):
+        return (self.ip.version, self.ip, self.port, self.protocol)
+
     def data(self, **extra):
         result = dict(family=self.family, vip=self.vip, port=self.port, protocol=self.protocol)
         result.update(extra)
         return result
+
+
+def parse_rule(family, args):
+    """The Rule whose spec is exactly args (the module's own form, comment included), else None."""
+    if len(args) != 14:
+        return None
+    try:
+        iface = ipaddress.ip_interface(to_text(args[1]))
+        rule = Rule(iface, int(args[7]), args[3])
+    except (ValueError, KeyError):
+        return None
+    return rule if rule.family == family and rule.spec == list(args) else None
+
+
+def split_line(line):
+    try:
+        return shlex.split(line)
+    except ValueError:  # unbalanced quotes: not a line the module wrote
+        return []
 
 
 class Layer(object):
@@ -286,6 +336,10 @@ class Layer(object):
     name = None
 
     def present(self, rule):
+        raise NotImplementedError
+
+    def owned(self, families):
+        """Every rule of the module in this layer for these families, found by listing."""
         raise NotImplementedError
 
     def plan(self, plan, to_add, to_remove):
@@ -299,11 +353,12 @@ class CommandLayer(Layer):
     files: what the tool itself writes when this layer changes (reported, not written here).
     """
 
-    def __init__(self, system, name, probe, add, remove, files=()):
+    def __init__(self, system, name, probe, add, remove, listing, files=()):
         self.system = system
         self.name = name
         self.files = list(files)
         self._argv = dict(probe=probe, add=add, remove=remove)
+        self._listing = listing
 
     def argv(self, action, rule):
         return self._argv[action](rule)
@@ -316,6 +371,9 @@ class CommandLayer(Layer):
                                              % (rule.label, ' '.join(argv), (err or out).strip()),
                                          cmd=argv, rc=rc, stdout=out, stderr=err)
         return rc == 0
+
+    def owned(self, families):
+        return self._listing(families)
 
     def plan(self, plan, to_add, to_remove):
         for action, rules in (('remove', to_remove), ('add', to_add)):
@@ -344,6 +402,11 @@ class SavedRulesLayer(Layer):
     def present(self, rule):
         return rule.saved_line in self._saved_lines(rule.family)
 
+    def owned(self, families):
+        return [rule for family in families for rule in
+                (parse_rule(family, split_line(line)[2:]) for line in sorted(self._saved_lines(family))
+                 if line.startswith('-A PREROUTING ')) if rule]
+
     def plan(self, plan, to_add, to_remove):
         families = sorted(set(rule.family for rule in to_add + to_remove))
         for family in families:
@@ -369,13 +432,30 @@ def _nat_section(text):
             yield line
 
 
-def iptables_layers(system, families, persist):
-    tools = dict((family, system.binary(IPTABLES_TOOLS[family][0])) for family in families)
+def iptables_layers(system, families, persist, present):
+    """The layers and the families they cover. For state=absent a family whose tool is missing is
+    left out: nothing of the module's can be in force there, and its saved file cannot be redone."""
+    tools = {}
+    for family in families:
+        path = system.binary(IPTABLES_TOOLS[family][0], required=present)
+        if path is not None:
+            tools[family] = path
+    families = sorted(tools)
+    if not families:
+        return [], families
 
     def command(flag):
         return lambda rule: [tools[rule.family], '-t', 'nat', flag, 'PREROUTING'] + rule.spec
 
-    layers = [CommandLayer(system, RUNTIME, command('-C'), command('-A'), command('-D'))]
+    def listing(wanted):
+        rules = []
+        for family in wanted:
+            dummy, out, dummy2 = system.run([tools[family], '-t', 'nat', '-S', 'PREROUTING'])
+            rules.extend(parse_rule(family, split_line(line)[2:]) for line in out.splitlines()
+                         if line.startswith('-A PREROUTING '))
+        return [rule for rule in rules if rule]
+
+    layers = [CommandLayer(system, RUNTIME, command('-C'), command('-A'), command('-D'), listing)]
     if persist:
         for marker, files, mode in IPTABLES_PERSIST:
             if system.exists(marker):
@@ -390,54 +470,89 @@ def iptables_layers(system, families, persist):
             for tool in IPTABLES_TOOLS[family][1:]:
                 system.binary(tool)
         layers.append(SavedRulesLayer(system, files, mode))
-    return layers
+    return layers, families
 
 
-def firewalld_layers(system, persist):
-    firewall_cmd = system.binary('firewall-cmd')
+def firewalld_layers(system, persist, present):
+    """The runtime and permanent layers. For state=absent: none without firewall-cmd (firewalld
+    was never installed); only the permanent one, through firewall-offline-cmd, while firewalld is
+    stopped (its runtime rules died with it)."""
+    firewall_cmd = system.binary('firewall-cmd', required=present)
+    if firewall_cmd is None:
+        return []
     rc, out, err = system.run([firewall_cmd, '--state'], check=False)
-    if rc != 0:
+    running = rc == 0
+    if not running and present:
         system.module.fail_json(
             msg='firewalld is not running (firewall-cmd --state: %s); start it (systemctl start '
                 'firewalld) or choose backend: iptables.' % ((out or err).strip() or 'rc=%d' % rc))
 
-    def command(options, action):
-        return lambda rule: ([firewall_cmd] + options + ['--direct', action, rule.family, 'nat', 'PREROUTING', '0']
-                             + rule.spec)
+    def layer(name, base, files):
+        def command(action):
+            return lambda rule: base + ['--direct', action, rule.family, 'nat', 'PREROUTING', '0'] + rule.spec
+
+        def listing(families):
+            dummy, out, dummy2 = system.run(base + ['--direct', '--get-all-rules'])
+            rules = (parse_rule(words[0], words[4:]) for words in (split_line(line) for line in out.splitlines())
+                     if words[:4] in ([family, 'nat', 'PREROUTING', '0'] for family in families))
+            return [rule for rule in rules if rule]
+        return CommandLayer(system, name, command('--query-rule'), command('--add-rule'), command('--remove-rule'),
+                            listing, files)
 
     # Runtime and permanent configuration each get their own call, so no --reload is needed.
-    layers = [(RUNTIME, [], [])] + ([(PERSISTENT, ['--permanent'], [FIREWALLD_DIRECT_FILE])] if persist else [])
-    return [CommandLayer(system, name, command(options, '--query-rule'), command(options, '--add-rule'),
-                         command(options, '--remove-rule'), files)
-            for name, options, files in layers]
+    # firewall-offline-cmd takes the same --direct options and edits the permanent configuration.
+    layers = []
+    if running:
+        layers.append(layer(RUNTIME, [firewall_cmd], []))
+    if persist:
+        base = [firewall_cmd, '--permanent'] if running else [system.binary('firewall-offline-cmd')]
+        layers.append(layer(PERSISTENT, base, [FIREWALLD_DIRECT_FILE]))
+    return layers
 
 
-def requested_rules(module):
-    """Validate vip/ports and build the rule set; ValueError names the bad input."""
-    params = module.params
-    for option in ('vip', 'ports', 'protocols'):
-        if not params[option]:
-            raise ValueError('%s must name at least one value.' % option)
-    vips = parse_vips(params['vip'])
-    for iface in vips:
-        if iface.network.prefixlen != iface.max_prefixlen:
-            raise ValueError('%s: a REDIRECT rule matches a single destination address; give the VIP '
-                             'without a prefix or as /%d.' % (iface, iface.max_prefixlen))
-    ports = sorted(set(check_port(port) for port in params['ports']))
-    protocols = sorted(set(params['protocols']))
-    return [Rule(iface, port, protocol) for iface in vips for port in ports for protocol in protocols]
+class Request(object):
+    """The validated request: the exact rule set, or (state=absent with vip, ports or protocols
+    omitted) a filter over the rules the module finds; ValueError names the bad input."""
+
+    def __init__(self, params):
+        for option in ('vip', 'ports', 'protocols'):
+            if params[option] == []:
+                raise ValueError('%s must name at least one value.' % option)
+        if params['state'] == 'present' and params['protocols'] is None:
+            params = dict(params, protocols=['tcp'])
+        self.vips = parse_vips(params['vip']) if params['vip'] is not None else None
+        for iface in self.vips or []:
+            if iface.network.prefixlen != iface.max_prefixlen:
+                raise ValueError('%s: a REDIRECT rule matches a single destination address; give the VIP '
+                                 'without a prefix or as /%d.' % (iface, iface.max_prefixlen))
+        self.ports = sorted(set(check_port(port) for port in params['ports'])) if params['ports'] else None
+        self.protocols = sorted(set(params['protocols'])) if params['protocols'] else None
+        self.exact = None not in (self.vips, self.ports, self.protocols)
+        wanted = self.vips if self.vips is not None else [ipaddress.ip_interface(u'0.0.0.0'),
+                                                          ipaddress.ip_interface(u'::')]
+        self.families = sorted(set(FAMILIES[iface.version] for iface in wanted))
+
+    def rules(self):
+        return [Rule(iface, port, protocol) for iface in self.vips for port in self.ports
+                for protocol in self.protocols]
+
+    def matches(self, rule):
+        return ((self.vips is None or rule.ip in [iface.ip for iface in self.vips])
+                and (self.ports is None or rule.port in self.ports)
+                and (self.protocols is None or rule.protocol in self.protocols))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             backend=dict(type='str', required=True, choices=['iptables', 'firewalld']),
-            vip=dict(type='list', elements='str', required=True),
-            ports=dict(type='list', elements='int', required=True),
-            protocols=dict(type='list', elements='str', choices=['tcp', 'udp'], default=['tcp']),
+            vip=dict(type='list', elements='str'),
+            ports=dict(type='list', elements='int'),
+            protocols=dict(type='list', elements='str', choices=['tcp', 'udp']),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             persist=dict(type='bool', default=True),
         ),
+        required_if=[('state', 'present', ('vip', 'ports'))],
         supports_check_mode=True,
     )
     system = System(module)
@@ -445,19 +560,25 @@ def main():
     persist = module.params['persist']
 
     try:
-        rules = requested_rules(module)
+        request = Request(module.params)
     except ValueError as e:
         module.fail_json(msg=str(e))
 
     if module.params['backend'] == 'iptables':
-        families = sorted(set(rule.family for rule in rules))
-        layers = iptables_layers(system, families, persist)
+        layers, families = iptables_layers(system, request.families, persist, want)
     else:
-        layers = firewalld_layers(system, persist)
-    runtime = layers[0]
+        layers, families = firewalld_layers(system, persist, want), request.families
+    runtime = layers[0] if layers and layers[0].name == RUNTIME else None
 
-    # Read: which requested rule is in which layer.
-    observed = dict((layer.name, [rule for rule in rules if layer.present(rule)]) for layer in layers)
+    # Read: which rule is in which layer; probed one by one when the request is exact, else listed.
+    if request.exact:
+        rules = [rule for rule in request.rules() if rule.family in families]
+        observed = dict((layer.name, [rule for rule in rules if layer.present(rule)]) for layer in layers)
+    else:
+        observed = dict((layer.name, [rule for rule in layer.owned(families) if request.matches(rule)])
+                        for layer in layers)
+        found = dict((rule.key, rule) for layer in layers for rule in observed[layer.name])
+        rules = [found[key] for key in sorted(found)]
 
     # Decide: the runtime layer first, so a saved dump reflects the change.
     plan = Plan(module)
@@ -476,7 +597,7 @@ def main():
     before = layer_state(lambda layer: observed[layer.name])
     after = layer_state(lambda layer: rules if want else [])
     plan.exit(before, after,
-              rules=[rule.data(argv=runtime.argv('add', rule)) for rule in rules],
+              rules=[rule.data(argv=runtime.argv('add', rule) if runtime else None) for rule in rules],
               added=added, removed=removed, persist_files=persist_files)
 
 

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import shlex
 
 import pytest
 
@@ -20,10 +21,11 @@ V6 = '2001:db8:0:1::100'
 IPT = '/usr/sbin/iptables'
 IP6T = '/usr/sbin/ip6tables'
 FWCMD = '/usr/bin/firewall-cmd'
+FWOFF = '/usr/bin/firewall-offline-cmd'
 BINARIES = {
     'iptables': IPT, 'iptables-save': '/usr/sbin/iptables-save', 'iptables-restore': '/usr/sbin/iptables-restore',
     'ip6tables': IP6T, 'ip6tables-save': '/usr/sbin/ip6tables-save', 'ip6tables-restore': '/usr/sbin/ip6tables-restore',
-    'firewall-cmd': FWCMD,
+    'firewall-cmd': FWCMD, 'firewall-offline-cmd': FWOFF,
 }
 SAVE = {'/usr/sbin/iptables-save': 'ipv4', '/usr/sbin/ip6tables-save': 'ipv6'}
 TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
@@ -87,6 +89,8 @@ class FakeHost(object):
         if tool in TOOL_FAMILY:
             rules = self.iptables[TOOL_FAMILY[tool]]
             assert argv[1:3] == ['-t', 'nat'] and argv[4] == 'PREROUTING'
+            if argv[3] == '-S':
+                return 0, '-P PREROUTING ACCEPT\n' + ''.join(saved(args) + '\n' for args in rules), ''
             return self._apply(rules, argv[3], tuple(argv[5:]), {'-C': None, '-A': True, '-D': False})
         if tool in SAVE:
             return 0, self.dump(SAVE[tool]), ''
@@ -94,11 +98,19 @@ class FakeHost(object):
             assert argv[1:] == ['--test']
             self.data.append(data)
             return 0, '', ''
-        if tool == FWCMD:
+        if tool == FWOFF:
+            # Only used while firewalld is stopped; it edits the permanent configuration.
+            assert not self.firewalld
+            argv = [FWCMD, '--permanent'] + argv[1:]
+        if tool in (FWCMD, FWOFF):
             if argv[1:] == ['--state']:
                 return (0, 'running\n', '') if self.firewalld else (252, 'not running\n', '')
             layer = 'permanent' if argv[1] == '--permanent' else 'runtime'
             rest = argv[2:] if layer == 'permanent' else argv[1:]
+            if rest == ['--direct', '--get-all-rules']:
+                # firewall-cmd quotes arguments with spaces like shlex.quote.
+                return 0, ''.join('%s nat PREROUTING 0 %s\n' % (rule[0], ' '.join(shlex.quote(a) for a in rule[1:]))
+                                  for rule in self.direct[layer]), ''
             assert rest[0] == '--direct' and rest[3:6] == ['nat', 'PREROUTING', '0']
             return self._apply(self.direct[layer], rest[1], (rest[2],) + tuple(rest[6:]),
                                {'--query-rule': None, '--add-rule': True, '--remove-rule': False})
@@ -119,7 +131,8 @@ class FakeHost(object):
     def mutations(self):
         """Commands that change something (everything but probes, --state and -save)."""
         return [argv for argv in self.calls
-                if not set(argv) & {'-C', '--query-rule', '--state'} and argv[0] not in SAVE]
+                if not set(argv) & {'-C', '-S', '--query-rule', '--get-all-rules', '--state'}
+                and argv[0] not in SAVE]
 
 
 def run_module(host, monkeypatch, capsys, check=False, **args):
@@ -141,8 +154,8 @@ def ipt(tool, flag, vip, port, proto):
     return [tool, '-t', 'nat', flag, 'PREROUTING'] + list(spec(vip, port, proto))
 
 
-def fw(options, action, family, vip, port, proto):
-    return [FWCMD] + options + ['--direct', action, family, 'nat', 'PREROUTING', '0'] + list(spec(vip, port, proto))
+def fw(options, action, family, vip, port, proto, tool=FWCMD):
+    return [tool] + options + ['--direct', action, family, 'nat', 'PREROUTING', '0'] + list(spec(vip, port, proto))
 
 
 QUARTET_V4_V6 = dict(vip=[V6, V4], ports=[80], protocols=['udp', 'tcp'])
@@ -212,7 +225,7 @@ def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
 
 def test_iptables_absent_on_a_clean_host_writes_nothing(monkeypatch, capsys):
     host = FakeHost()
-    result = run_module(host, monkeypatch, capsys, state='absent', vip=[V4, V6], ports=[80])
+    result = run_module(host, monkeypatch, capsys, state='absent', vip=[V4, V6], ports=[80], protocols=['tcp'])
     assert result['changed'] is False and host.mutations() == [] and host.writes == []
     assert host.reads == ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6']
 
@@ -352,3 +365,124 @@ def test_bad_input_fails_before_any_change(monkeypatch, capsys, args, host_args,
     assert result['failed'] is True
     assert message in result['msg']
     assert host.mutations() == [] and host.writes == []
+
+
+# --- state=absent as cleanup: vip/ports/protocols optional, missing tools, firewalld stopped ---------
+
+def test_iptables_absent_without_vip_removes_every_own_rule(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, **QUARTET_V4_V6)
+    run_module(host, monkeypatch, capsys, vip=['198.51.100.101'], ports=[443])
+    host.iptables['ipv4'].insert(0, FOREIGN)
+
+    check = run_module(host, monkeypatch, capsys, check=True, state='absent')
+    assert check['changed'] is True and host.mutations() == [] and host.writes == []
+    assert host.calls[:2] == [[IPT, '-t', 'nat', '-S', 'PREROUTING'], [IP6T, '-t', 'nat', '-S', 'PREROUTING']]
+
+    result = run_module(host, monkeypatch, capsys, state='absent')
+    assert host.mutations()[:5] == [
+        ipt(IPT, '-D', V4, 80, 'tcp'), ipt(IPT, '-D', V4, 80, 'udp'), ipt(IPT, '-D', '198.51.100.101', 443, 'tcp'),
+        ipt(IP6T, '-D', V6, 80, 'tcp'), ipt(IP6T, '-D', V6, 80, 'udp')]
+    assert host.iptables == {'ipv4': [FOREIGN], 'ipv6': []}
+    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    assert [r['vip'] for r in result['rules']] == [V4, V4, '198.51.100.101', V6, V6]
+    assert result['diff']['after'] == {'runtime': [], 'persistent': []}
+    assert len(result['diff']['before']['persistent']) == 5
+
+    for check in (False, True):
+        again = run_module(host, monkeypatch, capsys, check=check, state='absent')
+        assert again['changed'] is False and host.mutations() == [] and host.writes == []
+
+
+def test_iptables_absent_filters_on_what_is_given(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, vip=[V4, V6], ports=[80, 443], protocols=['tcp', 'udp'], persist=False)
+    result = run_module(host, monkeypatch, capsys, state='absent', ports=[443], protocols=['udp'], persist=False)
+    assert host.mutations() == [ipt(IPT, '-D', V4, 443, 'udp'), ipt(IP6T, '-D', V6, 443, 'udp')]
+    run_module(host, monkeypatch, capsys, state='absent', vip=[V6], persist=False)
+    # Only IPv6 was asked for, so only ip6tables is listed.
+    assert host.calls[0] == [IP6T, '-t', 'nat', '-S', 'PREROUTING']
+    assert [argv[0] for argv in host.mutations()] == [IP6T] * 3
+    assert result['changed'] is True and len(host.iptables['ipv4']) == 3 and host.iptables['ipv6'] == []
+
+
+@pytest.mark.parametrize('args', [dict(vip=[V4, V6], ports=[80], protocols=['tcp']), {}])
+def test_iptables_absent_without_the_tools_is_a_no_op(monkeypatch, capsys, args):
+    host = FakeHost(binaries={}, markers=())
+    for check in (True, False):
+        result = run_module(host, monkeypatch, capsys, check=check, state='absent', **args)
+        assert result['changed'] is False and host.calls == [] and host.reads == [] and host.writes == []
+        assert result['rules'] == [] and result['persist_files'] == []
+
+
+def test_iptables_absent_without_ip6tables_handles_ipv4_only(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    host.binaries = dict(NO_IP6)
+    result = run_module(host, monkeypatch, capsys, state='absent', vip=[V4, V6], ports=[80], protocols=['tcp'])
+    assert host.mutations()[0] == ipt(IPT, '-D', V4, 80, 'tcp')
+    assert all(argv[0] != IP6T for argv in host.calls) and result['persist_files'] == ['/etc/iptables/rules.v4']
+
+
+def test_firewalld_absent_without_vip_both_layers(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, backend='firewalld', vip=[V4, V6], ports=[80])
+    host.direct['runtime'].insert(0, ('ipv4',) + FOREIGN)
+    host.direct['permanent'].append(('ipv4',) + spec('198.51.100.101', 53, 'udp'))
+
+    check = run_module(host, monkeypatch, capsys, check=True, backend='firewalld', state='absent')
+    assert check['changed'] is True and host.mutations() == []
+    assert host.calls == [[FWCMD, '--state'], [FWCMD, '--direct', '--get-all-rules'],
+                          [FWCMD, '--permanent', '--direct', '--get-all-rules']]
+
+    run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert host.mutations() == [
+        fw([], '--remove-rule', 'ipv4', V4, 80, 'tcp'), fw([], '--remove-rule', 'ipv6', V6, 80, 'tcp'),
+        fw(['--permanent'], '--remove-rule', 'ipv4', V4, 80, 'tcp'),
+        fw(['--permanent'], '--remove-rule', 'ipv6', V6, 80, 'tcp'),
+        fw(['--permanent'], '--remove-rule', 'ipv4', '198.51.100.101', 53, 'udp')]
+    assert host.direct == {'runtime': [('ipv4',) + FOREIGN], 'permanent': []}
+    for check in (False, True):
+        again = run_module(host, monkeypatch, capsys, check=check, backend='firewalld', state='absent')
+        assert again['changed'] is False and host.mutations() == []
+
+
+@pytest.mark.parametrize('args', [dict(vip=[V4], ports=[80], protocols=['tcp']), dict(vip=[V4])])
+def test_firewalld_stopped_absent_cleans_the_permanent_layer_offline(monkeypatch, capsys, args):
+    host = FakeHost(firewalld=False)
+    host.direct['permanent'] = [('ipv4',) + spec(V4, 80, 'tcp'), ('ipv6',) + spec(V6, 80, 'tcp')]
+    args = dict(args, backend='firewalld', state='absent')
+
+    check = run_module(host, monkeypatch, capsys, check=True, **args)
+    assert check['changed'] is True and host.mutations() == []
+    assert check['diff']['before'] == {'persistent': ['ipv4 tcp %s port 80' % V4]}
+
+    result = run_module(host, monkeypatch, capsys, **args)
+    assert host.mutations() == [fw([], '--remove-rule', 'ipv4', V4, 80, 'tcp', tool=FWOFF)]
+    assert result['persist_files'] == ['/etc/firewalld/direct.xml'] and result['rules'][0]['argv'] is None
+    assert host.direct['permanent'] == [('ipv6',) + spec(V6, 80, 'tcp')]
+    assert run_module(host, monkeypatch, capsys, **args)['changed'] is False and host.mutations() == []
+
+
+def test_firewalld_stopped_absent_runtime_only_is_a_no_op(monkeypatch, capsys):
+    host = FakeHost(firewalld=False)
+    result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent', persist=False)
+    assert result['changed'] is False and host.calls == [[FWCMD, '--state']]
+
+
+def test_firewalld_absent_without_firewall_cmd_is_a_no_op(monkeypatch, capsys):
+    host = FakeHost(binaries={})
+    result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert result['changed'] is False and host.calls == [] and result['rules'] == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(ports=[80]), 'state is present but all of the following are missing: vip'),
+    (dict(vip=[V4]), 'state is present but all of the following are missing: ports'),
+    (dict(vip=[], state='absent'), 'vip must name at least one value.'),
+    (dict(ports=[0], state='absent'), 'Port 0 is out of range'),
+])
+def test_optional_only_for_absent(monkeypatch, capsys, args, message):
+    host = FakeHost()
+    result = run_module(host, monkeypatch, capsys, **args)
+    assert result['failed'] is True and message in result['msg'] and host.calls == []
