@@ -28,7 +28,11 @@ description:
     writes that previous value back only where the live value is still the one the module set, and removes the
     file; it never writes V(0) blindly. arptables rules the module added are recorded in
     C(/etc/lvs-dr/arptables-owned.json) (C(/run/lvs-dr/arptables-owned.json) with O(persist=false));
-    O(state=absent) deletes only those, for the VIPs given. A matching rule that was already there is left alone.
+    O(state=absent) deletes only those, for the VIPs given or, without O(vip), all of them. A matching rule that was
+    already there is left alone.
+  - O(method=arptables) with O(state=absent) is safe where arptables was never used. Without the C(arptables) binary
+    no rule of the module can be in force, so it changes nothing, except that it still removes the module's own
+    record, saved table and boot unit if they are left over.
 author: lvs.dr contributors (@lvs-dr)
 options:
   method:
@@ -43,7 +47,7 @@ options:
       - V(present) suppresses ARP as described, V(absent) lifts what the module set.
       - With O(method=sysctl), V(absent) lifts everything recorded for O(sysctl_file); O(interfaces),
         O(arp_ignore) and O(arp_announce) are not used. With O(method=arptables) it removes the module's rules
-        for the VIPs in O(vip).
+        for the VIPs in O(vip), or every rule in its ownership record when O(vip) is omitted.
     type: str
     choices: [present, absent]
     default: present
@@ -88,7 +92,9 @@ options:
     type: path
   vip:
     description:
-      - O(method=arptables) only, and required with it. The IPv4 VIPs, as V(ADDRESS) or V(ADDRESS/32).
+      - O(method=arptables) only. The IPv4 VIPs, as V(ADDRESS) or V(ADDRESS/32).
+      - Required with O(state=present). With O(state=absent) it may be omitted to remove every rule the module
+        owns, including rules of VIPs no longer in the inventory.
       - IPv6 VIPs are refused, IPv6 has no ARP and neighbour discovery answers only for addresses of the receiving
         interface, so they need no suppression.
     type: list
@@ -167,6 +173,11 @@ EXAMPLES = r'''
     method: arptables
     vip: [198.51.100.101]
     state: absent
+
+- name: Remove every arptables rule the module owns (a no-op where arptables is not installed)
+  lvs.dr.lvs_arp_suppress:
+    method: arptables
+    state: absent
 '''
 
 RETURN = r'''
@@ -197,7 +208,7 @@ previous:
 rules:
   description:
     - The arptables DROP and mangle rules in force for the VIPs in O(vip) after the run, as arptables
-      arguments.
+      arguments. Without O(vip), for the VIPs the module owned rules for before the run.
   returned: when O(method=arptables)
   type: list
   elements: list
@@ -537,15 +548,18 @@ class Persistence(object):
         return (self.path if exists else None), (unit.name if unit.present(system) else None)
 
     def _sync(self, plan, rules_change):
+        if not self.arptables.present:
+            return  # no arptables, no table to save; the saved file stays as it is
         if rules_change or strip_comments(self.system.read(self.path)) != listing_to_save(self.arptables.listing):
             plan.add('save the arptables table to %s' % self.path, save_table, self.system, self.arptables, self.path)
 
 
 def arptables_method(module, system, plan, params):
     present = params['state'] == 'present'
-    arptables = Arptables(system)
+    # Without the binary on state=absent no rule can be in force: the table reads as empty.
+    arptables = Arptables(system, required=present)
     try:
-        vips = parse_arptables_vips(params['vip'])
+        vips = parse_arptables_vips(params['vip']) if params['vip'] is not None else None
         real_ip = parse_real_ip(params['real_ip'], vips) if present and params['real_ip'] else None
     except ValueError as e:
         module.fail_json(msg=str(e))
@@ -567,6 +581,8 @@ def arptables_method(module, system, plan, params):
     table = list(arptables.rules)
     # A recorded rule no longer in force (reboot without persistence) is nobody's to delete.
     owned = [r for r in record['rules'] if r in table]
+    if vips is None:
+        vips = sorted(set(r.get('-d') or r.get('-s') for r in owned), key=ipaddress.IPv4Address)
 
     def change(verb, rule):
         plan.add('%s arptables rule %s' % (verb, ' '.join(rule_argv(rule)[1:])), system.run,
@@ -631,7 +647,6 @@ def main():
             real_ip=dict(type='str'),
             interface=dict(type='str'),
         ),
-        required_if=[('method', 'arptables', ('vip',))],
         mutually_exclusive=[('real_ip', 'interface')],
         supports_check_mode=True,
     )
@@ -641,6 +656,9 @@ def main():
     stray = [name for name in METHOD_OPTIONS[other] if params[name] is not None]
     if stray:
         module.fail_json(msg='%s: only with method=%s, not with method=%s.' % (', '.join(stray), other, method))
+    # vip is optional for state=absent (remove all the module owns); required_if cannot say "and".
+    if method == 'arptables' and params['state'] == 'present' and params['vip'] is None:
+        module.fail_json(msg='method is arptables and state is present but all of the following are missing: vip')
     empty = [name for name in ('interfaces', 'vip') if params[name] == []]
     if empty:
         module.fail_json(msg='%s: give at least one entry (an empty list would suppress nothing).' % empty[0])

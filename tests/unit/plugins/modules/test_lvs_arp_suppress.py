@@ -409,6 +409,48 @@ def test_arptables_rhel_service_enabled_by_others_stays_enabled(monkeypatch, cap
     assert host.links == {link: RHEL_UNIT}
 
 
+def test_arptables_absent_without_vip_removes_every_owned_rule(monkeypatch, capsys):
+    host = FakeHost()
+    foreign = {'chain': 'INPUT', '-d': '198.51.100.102', '-j': 'DROP'}
+    host.table.append(foreign)
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4, V4B])
+
+    check = run_module(host, monkeypatch, capsys, check=True, method='arptables', state='absent')
+    assert check['changed'] is True and host.mutations() == [] and host.log == []
+    assert check['diff']['after']['owned'] == [] and len(check['diff']['before']['owned']) == 4
+
+    result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
+    assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4)), deleted(mangle(V4B)), deleted(drop(V4B))]
+    assert host.table == [foreign] and result['rules'] == []
+    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE), ('rmdir', '/etc/lvs-dr'),
+                        ('remove', OWNED_ETC), ('rmdir', '/etc/lvs-dr')]
+    for check in (False, True):
+        again = run_module(host, monkeypatch, capsys, check=check, method='arptables', state='absent')
+        assert again['changed'] is False and host.mutations() == [] and host.log == []
+
+
+def test_arptables_absent_without_the_binary_is_a_no_op(monkeypatch, capsys):
+    host = FakeHost(binaries={})
+    for args in (dict(vip=[V4]), {}):
+        result = run_module(host, monkeypatch, capsys, method='arptables', state='absent', **args)
+        assert result['changed'] is False and host.calls == [] and host.log == []
+        assert result['rules'] == [] and result['persist_file'] is None and result['unit'] is None
+
+
+def test_arptables_absent_without_the_binary_still_cleans_its_leftovers(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    host.binaries = {}
+    host.table = []
+    check = run_module(host, monkeypatch, capsys, check=True, method='arptables', state='absent')
+    assert check['changed'] is True and host.log == []
+    result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
+    assert host.calls == [] and result['unit'] is None and result['persist_file'] is None
+    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE), ('rmdir', '/etc/lvs-dr'),
+                        ('remove', OWNED_ETC), ('rmdir', '/etc/lvs-dr')]
+    assert run_module(host, monkeypatch, capsys, method='arptables', state='absent')['changed'] is False
+
+
 # --- bad input --------------------------------------------------------------------------------------
 
 BAD = [
@@ -418,7 +460,7 @@ BAD = [
     (dict(arp_ignore=4), 'value of arp_ignore must be one of: 1, 2, 3, 8, got: 4'),
     (dict(arp_announce=0), 'value of arp_announce must be one of: 1, 2, got: 0'),
     (dict(vip=[V4]), 'vip: only with method=arptables, not with method=sysctl.'),
-    (dict(method='arptables'), 'method is arptables but all of the following are missing: vip'),
+    (dict(method='arptables'), 'method is arptables and state is present but all of the following are missing: vip'),
     (dict(method='arptables', vip=[V4], interfaces=['all'], sysctl_file='/tmp/x'),
      'interfaces, sysctl_file: only with method=sysctl, not with method=arptables.'),
     (dict(method='arptables', vip=['2001:db8:0:1::100']), 'IPv6 has no ARP'),
