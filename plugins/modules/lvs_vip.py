@@ -20,6 +20,10 @@ description:
     label or is listed in a record for that interface. O(state=absent) removes only its own addresses; a
     requested VIP held by someone else is left alone and reported in RV(unowned) with a warning, and
     O(state=present) does not adopt it either.
+  - Cleanup. O(state=absent) without O(vip) removes every VIP the module owns (by label or record) on
+    O(interface), or on every interface when O(interface) is omitted too, and drops their lines from the records,
+    including lines of VIPs that are no longer live. This catches what an earlier run left even if the VIP list
+    changed since.
   - Safety gate. Before adding an IPv4 VIP the module checks that ARP for it is already suppressed on the
     interfaces facing the segment (O(arp_interfaces)) by the effective C(arp_ignore)/C(arp_announce), the maximum of
     C(all) and the interface, or arptables DROP and mangle rules for the VIP. Otherwise it refuses, naming the
@@ -37,19 +41,20 @@ options:
       - The VIPs, IPv4 or IPv6, as V(ADDRESS) or V(ADDRESS/PREFIX). Without a prefix the host prefix (/32, /128) is used.
       - On C(lo) only the host prefix is accepted; a wider one would make the whole subnet local to the host.
       - The same address twice with different prefixes is refused.
+      - Required with O(state=present). With O(state=absent) it may be omitted to remove every VIP the module owns.
     type: list
     elements: str
-    required: true
   interface:
     description:
       - The interface that holds the VIPs. It must exist.
+      - Default V(lo). With O(state=absent) and no O(vip), omitting it means every interface.
       - The IPv4 label C(<interface>:lvs) must fit the kernel's 15 characters; when it does not, the VIP is added
         without a label and its ownership rests on the record alone.
     type: str
-    default: lo
   state:
     description:
-      - V(present) adds the VIPs (after the safety gate), V(absent) removes those of them that the module owns.
+      - V(present) adds the VIPs (after the safety gate), V(absent) removes those of them that the module owns, or
+        all it owns when O(vip) is omitted.
     type: str
     choices: [present, absent]
     default: present
@@ -141,17 +146,23 @@ EXAMPLES = r'''
       - 198.51.100.100
       - 2001:db8:0:1::100
     state: absent
+
+- name: Remove every VIP the module owns, on any interface (also those no longer in the inventory)
+  lvs.dr.lvs_vip:
+    state: absent
 '''
 
 RETURN = r'''
 vips:
-  description: The VIPs the module owns on O(interface) after the run, as address/prefix.
+  description:
+    - The VIPs the module owns on O(interface) after the run, as address/prefix (on every interface when
+      O(interface) and O(vip) are omitted with O(state=absent)).
   returned: always
   type: list
   elements: str
   sample: [198.51.100.100/32, 2001:db8:0:1::100/128]
 interface:
-  description: The interface.
+  description: The interface, null when every interface was cleaned (O(state=absent) without O(vip), O(interface)).
   returned: always
   type: str
   sample: lo
@@ -252,6 +263,9 @@ class Netlink(object):
     def close(self):
         self.ipr.close()
 
+    def link_names(self):
+        return dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in list(self.ipr.get_links()))
+
     def link_index(self, name):
         found = list(self.ipr.link_lookup(ifname=name))
         return found[0] if found else None
@@ -335,6 +349,12 @@ class VipRecords(object):
         for kind in ('persist', 'runtime') if persist else ('runtime',):
             self.after[kind].pop((interface, ip), None)
 
+    def forget_all(self, interface, persist):
+        """Every line of interface (of any interface when None), live or not."""
+        for kind in ('persist', 'runtime') if persist else ('runtime',):
+            for key in [key for key in self.after[kind] if interface in (None, key[0])]:
+                del self.after[kind][key]
+
     def unit(self):
         interfaces = sorted(set(iface for iface, dummy in self.after['persist']) - set(['lo']))
         devices = ' '.join('sys-subsystem-net-devices-%s.device' % unit_escape(i) for i in interfaces)
@@ -401,26 +421,30 @@ class VipModule(object):
         self.system = system
         self.netlink = netlink
         p = module.params
-        self.interface = p['interface']
+        # No vip (state=absent): every VIP the module owns, on every interface unless one is named.
+        self.interface = p['interface'] or ('lo' if p['vip'] is not None else None)
         self.state = p['state']
         self.persist = p['persist']
-        self.label = label_for(self.interface)
+        self.label = label_for(self.interface) if self.interface else None
         self.refusals = []
+        self.index = None
 
     def validate(self):
         """Everything that can be wrong with the request, before anything is read or changed."""
         p = self.module.params
         try:
-            self.vips = parse_vips(p['vip'], host_prefix_only=self.interface == 'lo')
+            self.vips = parse_vips(p['vip'], host_prefix_only=self.interface == 'lo') if p['vip'] is not None else None
         except ValueError as e:
             self.module.fail_json(msg=to_text(e))
-        if not self.vips:
+        if self.vips == []:
             self.module.fail_json(msg='vip is empty: name at least one VIP.')
-        for name in (p['arp_interfaces'] or []) + [self.interface]:
-            self.index = self.netlink.link_index(name)
-            if self.index is None:
+        for name in (p['arp_interfaces'] or []) + ([self.interface] if self.interface else []):
+            index = self.netlink.link_index(name)
+            if index is None:
                 self.module.fail_json(msg='Interface %s does not exist on this host.' % name)
-        ipv6 = [str(vip.ip) for vip in self.vips if vip.version == 6]
+        if self.interface:
+            self.index = index
+        ipv6 = [str(vip.ip) for vip in self.vips or [] if vip.version == 6]
         if self.state == 'present' and self.interface != 'lo' and ipv6:
             # Unlike the ARP gate this does not depend on an earlier task, so check mode refuses too.
             text = ('IPv6 VIP %s on %s: neighbour discovery answers for it on that interface and nothing in '
@@ -435,21 +459,29 @@ class VipModule(object):
                                   self.system.binary('ip', required=self.persist))
         self.live = {}
         self.elsewhere = {}
+        names = self.netlink.link_names() if self.interface is None else {self.index: self.interface}
+        # (index, interface, entry) of every owned address in scope: this interface, or every one.
+        self.owned_live = []
         for entry in self.netlink.addresses():
             if entry['index'] == self.index:
                 self.live[entry['address'].ip] = entry
             else:
                 self.elsewhere.setdefault(entry['address'].ip, entry)
+            name = names.get(entry['index'])
+            if name is not None and self.owned(entry, name):
+                self.owned_live.append((entry['index'], name, entry))
 
-    def owned(self, entry):
-        ip = entry['address'].ip
-        return ((ip.version == 4 and self.label is not None and entry['label'] == self.label)
-                or self.records.owns(self.interface, ip))
+    def owned(self, entry, interface):
+        ip, label = entry['address'].ip, label_for(interface)
+        return ((ip.version == 4 and label is not None and entry['label'] == label)
+                or self.records.owns(interface, ip))
 
     def arp_gate(self, adding):
         """Interfaces unprotected per IPv4 VIP; refusals for the ones about to be added."""
+        if self.state != 'present':
+            return {}
         ipv4 = [vip for vip in self.vips if vip.version == 4]
-        if self.state != 'present' or not ipv4:
+        if not ipv4:
             return {}
         arp_interfaces = self.module.params['arp_interfaces']
         arptables = Arptables(self.system, required=False)
@@ -478,18 +510,30 @@ class VipModule(object):
         else:
             self.module.fail_json(msg=' '.join(self.refusals))
 
+    def decide_all(self):
+        """state=absent without vip: every owned address in scope goes, and every record line of it."""
+        self.records.forget_all(self.interface, self.persist)
+        kept = sorted((key for key in self.records.after['persist'] if self.interface in (None, key[0])),
+                      key=lambda key: (key[0], key[1].version, key[1]))
+        if kept:
+            self.module.warn('%s stay in %s (persist is false) and come back at the next boot.'
+                             % (', '.join('%s on %s' % (ip, name) for name, ip in kept), self.records.paths['persist']))
+        return [(index, name, entry['address']) for index, name, entry in self.owned_live]
+
     def run(self):
         self.validate()
         self.read()
         plan = Plan(self.module)
         adding, removing, unowned = [], [], []
-        for vip in self.vips:
+        if self.vips is None:
+            removing = self.decide_all()
+        for vip in self.vips or []:
             entry = self.live.get(vip.ip)
             other = self.elsewhere.get(vip.ip)
             if other is not None:
                 self.module.warn('VIP %s is also present on another interface (index %d), which this module '
                                  'does not manage here.' % (other['address'], other['index']))
-            if entry is not None and not self.owned(entry):
+            if entry is not None and not self.owned(entry, self.interface):
                 unowned.append(str(entry['address']))
                 self.module.warn('%s on %s was not added by lvs.dr.lvs_vip; leaving it alone%s.'
                                  % (entry['address'], self.interface,
@@ -498,13 +542,13 @@ class VipModule(object):
             if self.state == 'present':
                 self.records.record(self.interface, vip, self.label if vip.version == 4 else None, self.persist)
                 if entry is not None and entry['address'] != vip:
-                    removing.append(entry['address'])
+                    removing.append((self.index, self.interface, entry['address']))
                 if entry is None or entry['address'] != vip:
                     adding.append(vip)
             else:
                 self.records.forget(self.interface, vip.ip, self.persist)
                 if entry is not None:
-                    removing.append(entry['address'])
+                    removing.append((self.index, self.interface, entry['address']))
                     if not self.persist and (self.interface, vip.ip) in self.records.after['persist']:
                         self.module.warn('%s stays in %s (persist is false) and comes back at the next boot.'
                                          % (vip, self.records.paths['persist']))
@@ -513,21 +557,22 @@ class VipModule(object):
 
         # Safety order: removals of live addresses first, then the records (a VIP is recorded before it
         # appears and forgotten after it is gone, so an interrupted run never leaves an unowned VIP), then adds.
-        for address in removing:
-            plan.add('remove %s from %s' % (address, self.interface), self.netlink.delete, self.index, address)
+        for index, name, address in removing:
+            plan.add('remove %s from %s' % (address, name), self.netlink.delete, index, address)
         self.records.plan(plan, self.persist)
         for vip in adding:
             label = self.label if vip.version == 4 else None
             plan.add('add %s to %s' % (vip, self.interface), self.netlink.add, self.index, vip, label)
 
-        before_vips = sorted(str(e['address']) for e in self.live.values() if self.owned(e))
-        after_vips = set(before_vips) - set(str(a) for a in removing) | set(str(v) for v in adding)
+        before_vips = sorted(set(str(entry['address']) for dummy, dummy2, entry in self.owned_live))
+        removed = [str(address) for dummy, dummy2, address in removing]
+        after_vips = set(before_vips) - set(removed) | set(str(v) for v in adding)
         after_vips = [str(a) for a in sorted((ipaddress.ip_interface(to_text(v)) for v in after_vips),
                                              key=lambda i: (i.version, i.ip))]
         before = dict(vips=before_vips, **self.records.state('before'))
         after = dict(vips=after_vips, **self.records.state('after'))
         plan.exit(before, after, interface=self.interface, vips=after_vips,
-                  added=[str(v) for v in adding], removed=[str(a) for a in removing], unowned=unowned,
+                  added=[str(v) for v in adding], removed=removed, unowned=unowned,
                   arp_unprotected=arp_unprotected,
                   persist_file=self.records.persist_file_after(self.persist),
                   unit=self.records.unit_after(self.persist))
@@ -536,14 +581,15 @@ class VipModule(object):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            vip=dict(type='list', elements='str', required=True),
-            interface=dict(type='str', default='lo'),
+            vip=dict(type='list', elements='str'),
+            interface=dict(type='str'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             persist=dict(type='bool', default=True),
             persist_file=dict(type='path', default='/etc/lvs-dr/vips.batch'),
             require_arp_suppression=dict(type='bool', default=True),
             arp_interfaces=dict(type='list', elements='str'),
         ),
+        required_if=[('state', 'present', ('vip',))],
         supports_check_mode=True,
     )
     if PYROUTE2_IMPORT_ERROR is not None:

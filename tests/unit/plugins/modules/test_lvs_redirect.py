@@ -381,7 +381,8 @@ def test_iptables_absent_without_vip_removes_every_own_rule(monkeypatch, capsys)
 
     result = run_module(host, monkeypatch, capsys, state='absent')
     assert host.mutations()[:5] == [
-        ipt(IPT, '-D', V4, 80, 'tcp'), ipt(IPT, '-D', V4, 80, 'udp'), ipt(IPT, '-D', '198.51.100.101', 443, 'tcp'),
+        ipt(IPT, '-D', V4, 80, 'tcp'), ipt(IPT, '-D', V4, 80, 'udp'),
+        ipt(IPT, '-D', '198.51.100.101', 443, 'tcp'),
         ipt(IP6T, '-D', V6, 80, 'tcp'), ipt(IP6T, '-D', V6, 80, 'udp')]
     assert host.iptables == {'ipv4': [FOREIGN], 'ipv6': []}
     assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')

@@ -118,6 +118,10 @@ class FakeNetlink(object):
     def link_index(self, name):
         return self.host.indexes.get(name)
 
+    def link_names(self):
+        self.host.calls.append(('link_names',))
+        return dict((index, name) for name, index in self.host.indexes.items())
+
     def addresses(self):
         return [dict(a) for a in self.host.addresses]
 
@@ -404,6 +408,9 @@ def test_vip_also_elsewhere_is_reported(host):
     ({'vip': ['198.51.100.100'], 'interface': 'nope0'}, 'Interface nope0 does not exist on this host.'),
     ({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth9']}, 'Interface eth9 does not exist on this host.'),
     ({'vip': ['198.51.100.100'], 'state': 'gone'}, 'value of state must be one of: present, absent'),
+    ({}, 'state is present but all of the following are missing: vip'),
+    ({'state': 'absent', 'vip': []}, 'vip is empty'),
+    ({'state': 'absent', 'interface': 'nope0'}, 'Interface nope0 does not exist on this host.'),
 ])
 def test_bad_input_fails_before_anything(host, args, msg):
     h = host['host']
@@ -443,6 +450,9 @@ class FakeIPRoute(object):
     def link_lookup(self, ifname):
         return self.wrap([1] if ifname == 'lo' else [])
 
+    def get_links(self):
+        return self.wrap([Msg({'IFLA_IFNAME': 'lo'}, index=1), Msg({'IFLA_IFNAME': 'eth0'}, index=2)])
+
     def get_addr(self):
         return self.wrap([
             Msg({'IFA_LOCAL': '198.51.100.100', 'IFA_ADDRESS': '198.51.100.100', 'IFA_LABEL': 'lo:lvs'},
@@ -470,6 +480,7 @@ def test_netlink_seam(monkeypatch, generators):
     monkeypatch.setattr(lvs_vip, 'IPRoute', lambda: ipr, raising=False)
     nl = lvs_vip.Netlink(Module())
     assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
+    assert nl.link_names() == {1: 'lo', 2: 'eth0'}
     assert nl.addresses() == [
         {'index': 1, 'label': 'lo:lvs', 'address': ipaddress.ip_interface(u'198.51.100.100/32')},
         {'index': 1, 'label': None, 'address': ipaddress.ip_interface(u'2001:db8:0:1::100/128')},
@@ -500,3 +511,70 @@ def test_runtime_only_request_for_a_persisted_vip_changes_nothing(host):
     run(BOTH)
     h.calls[:] = []
     assert run(dict(BOTH, persist=False))['changed'] is False and h.mutations() == []
+
+
+# state=absent without vip: everything the module owns, for cleanup after the VIP list changed.
+
+ETH0 = {'vip': ['198.51.100.101'], 'interface': 'eth0', 'persist': False, 'require_arp_suppression': False}
+
+
+def owned_everywhere(h):
+    run(BOTH)
+    run(ETH0)
+    h.add_address(1, '198.51.100.50/32', 'lo')  # someone else's
+    # A persisted VIP no longer live (removed by hand): only its record line is left.
+    h.files[BATCH] += 'address replace 198.51.100.77/32 dev lo label lo:lvs\n'
+    h.calls[:] = []
+
+
+def test_absent_without_vip_removes_every_owned_vip_on_every_interface(host):
+    h = host['host']
+    owned_everywhere(h)
+    check = run({'state': 'absent'}, check=True, diff=True)
+    assert check['changed'] is True and h.mutations() == []
+    assert check['diff']['before']['vips'] == ['198.51.100.100/32', '198.51.100.101/32', '2001:db8:0:1::100/128']
+    assert check['diff']['after'] == {'vips': [], 'persist': [], 'runtime': []}
+
+    result = run({'state': 'absent'})
+    assert h.mutations() == [
+        ('delete', 1, '198.51.100.100/32'),
+        ('delete', 1, '2001:db8:0:1::100/128'),
+        ('delete', 2, '198.51.100.101/32'),
+        ('remove', RUNTIME),
+        ('remove', BATCH),
+        ('remove', LINK),
+        ('remove', UNIT),
+    ]
+    assert result['interface'] is None and result['vips'] == [] and result['unit'] is None
+    assert result['actions'][:3] == ['remove 198.51.100.100/32 from lo', 'remove 2001:db8:0:1::100/128 from lo',
+                                     'remove 198.51.100.101/32 from eth0']
+    assert [str(a['address']) for a in h.addresses] == ['127.0.0.1/8', '198.51.100.50/32']
+    for check in (False, True):
+        h.calls[:] = []
+        again = run({'state': 'absent'}, check=check)
+        assert again['changed'] is False and h.mutations() == []
+
+
+def test_absent_without_vip_on_one_interface(host):
+    h = host['host']
+    owned_everywhere(h)
+    result = run({'state': 'absent', 'interface': 'eth0'})
+    assert h.mutations() == [('delete', 2, '198.51.100.101/32'), ('remove', RUNTIME)]
+    assert result['interface'] == 'eth0' and result['removed'] == ['198.51.100.101/32']
+    assert h.files[BATCH].splitlines()[2:] == [V4, V6, 'address replace 198.51.100.77/32 dev lo label lo:lvs']
+
+
+def test_absent_without_vip_runtime_only_leaves_the_batch_and_warns(host):
+    h = host['host']
+    run(BOTH)
+    h.calls[:] = []
+    result = run({'state': 'absent', 'persist': False})
+    assert h.mutations() == [('delete', 1, '198.51.100.100/32'), ('delete', 1, '2001:db8:0:1::100/128')]
+    assert 'come back at the next boot' in result['warnings'][0] and BATCH in h.files
+
+
+def test_absent_without_vip_on_a_host_that_never_had_any(host):
+    h = host['host']
+    for check in (True, False):
+        result = run({'state': 'absent'}, check=check)
+        assert result['changed'] is False and h.mutations() == [] and result['removed'] == []
