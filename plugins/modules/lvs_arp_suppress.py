@@ -606,8 +606,8 @@ def arptables_method(module, system, plan, params):
 
     record['rules'] = owned
     rules_change = table != before_rules
-    persist_file, unit = Persistence(system, arptables).plan(plan, record, present, params['persist'], rules_change,
-                                                  bool(owned))
+    persist_file, unit = Persistence(system, arptables).plan(plan, record, present, params['persist'],
+                                                             rules_change, bool(owned))
     keep = paths[0] if params['persist'] else paths[1]
     content = None
     if record['rules'] or record['enabled']:
