@@ -5,8 +5,6 @@ control (VIP without suppression) proves the watcher does see a real server that
 import re
 import subprocess
 
-
-
 WATCH_SECONDS = 40
 
 
