@@ -31,7 +31,8 @@ class Lab(object):
 
 @pytest.fixture(scope='session')
 def lab():
-    name = 'lvsdr-it'
+    # A lab name of its own, so a second checkout's test run can go on beside this one.
+    name = os.environ.get('LVSDR_IT_LAB', 'lvsdr-it')
     subprocess.run([LAB, '--name', name, 'up', '--realservers', '1', '--directors', '0'], check=True)
     try:
         yield Lab(name)
