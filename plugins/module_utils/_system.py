@@ -19,6 +19,10 @@ import tempfile
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 
+# The collection's own state directories: each goes when the last file in it does.
+STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr')
+
+
 class System(object):
     """Commands and file access on the managed host, bound to one AnsibleModule."""
 
@@ -80,11 +84,19 @@ class System(object):
                 os.unlink(tmp)
 
     def remove(self, path):
+        """Remove a file if it exists, and its directory when that is an emptied STATE_DIRS."""
         try:
             os.unlink(path)
         except OSError as e:
             if e.errno != errno.ENOENT:
                 raise
+        directory = os.path.dirname(path)
+        if directory in STATE_DIRS:
+            try:
+                os.rmdir(directory)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                    raise
 
     def set_proc(self, path, value):
         """Write a live kernel setting under /proc/sys (not a file: no atomic replace)."""

@@ -237,7 +237,6 @@ actions:
   sample: ["set /proc/sys/net/ipv4/conf/all/arp_ignore to 1", "write /etc/sysctl.d/90-lvs-dr-arp.conf"]
 '''
 
-import errno
 import ipaddress
 import json
 import os
@@ -271,24 +270,6 @@ Wants=network-pre.target
 Before=network-pre.target lvs-dr-vips.service shutdown.target
 Conflicts=shutdown.target
 """
-
-
-class ArpSystem(System):
-    """System plus removing the module's state directories once they are empty."""
-
-    def rmdir(self, path):
-        try:
-            os.rmdir(path)
-        except OSError as e:
-            if e.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
-                raise
-
-
-def remove_owned(system, path):
-    """Remove a file of ours, and its directory when it is our empty state directory."""
-    system.remove(path)
-    if os.path.dirname(path) in (ETC_DIR, RUN_DIR):
-        system.rmdir(os.path.dirname(path))
 
 
 def read_owned(module, system, path, is_ours):
@@ -409,7 +390,7 @@ def sysctl_method(module, system, plan, params):
         if texts[path] == wanted:
             continue
         if wanted is None:
-            plan.add('remove %s' % path, remove_owned, system, path)
+            plan.add('remove %s' % path, system.remove, path)
         else:
             plan.add('write %s' % path, system.write, path, wanted)
 
@@ -541,7 +522,7 @@ class Persistence(object):
             if unit.present(system):
                 plan.add('remove %s' % unit.name, unit.remove, system)
             if exists:
-                plan.add('remove %s' % self.path, remove_owned, system, self.path)
+                plan.add('remove %s' % self.path, system.remove, self.path)
             return None, None
         if not present and exists:
             self._sync(plan, rules_change)
@@ -617,7 +598,7 @@ def arptables_method(module, system, plan, params):
         wanted = content if path == keep else None
         if texts[path] != wanted:
             if wanted is None:
-                plan.add('remove %s' % path, remove_owned, system, path)
+                plan.add('remove %s' % path, system.remove, path)
             else:
                 plan.add('write %s' % path, system.write, path, wanted)
 
@@ -665,7 +646,7 @@ def main():
     for name, default in SYSCTL_DEFAULTS.items():
         if params[name] is None:
             params[name] = default
-    system = ArpSystem(module)
+    system = System(module)
     plan = Plan(module)
     if method == 'sysctl':
         sysctl_method(module, system, plan, params)

@@ -76,9 +76,6 @@ class FakeSystem(System):
         self.host.log.append(('symlink', target, path))
         self.host.links[path] = target
 
-    def rmdir(self, path):
-        self.host.log.append(('rmdir', path))
-
 
 class FakeHost(object):
     def __init__(self, interfaces=('lo', 'eth0', 'eth0.100'), chains=('INPUT', 'OUTPUT'), binaries=None,
@@ -144,7 +141,7 @@ class FakeHost(object):
 
 
 def run_module(host, monkeypatch, capsys, check=False, **args):
-    monkeypatch.setattr(mod, 'ArpSystem', lambda module: FakeSystem(module, host))
+    monkeypatch.setattr(mod, 'System', lambda module: FakeSystem(module, host))
     args['_ansible_check_mode'] = check
     args['_ansible_diff'] = True
     host.calls[:] = []
@@ -265,7 +262,7 @@ def test_sysctl_persist_false_keeps_the_record_in_run(monkeypatch, capsys):
     again = run_module(host, monkeypatch, capsys, persist=False)
     assert again['changed'] is False
     run_module(host, monkeypatch, capsys, state='absent', persist=False)
-    assert host.log[-2:] == [('remove', RUN_FILE), ('rmdir', '/run/lvs-dr')]
+    assert host.log[-1:] == [('remove', RUN_FILE)]
     assert host.value('all', 'arp_ignore') == 0 and RUN_FILE not in host.files
 
 
@@ -376,8 +373,8 @@ def test_arptables_absent_removes_only_its_own(monkeypatch, capsys):
     assert host.table == [foreign]
     assert last['rules'] == [['-A', 'INPUT', '-d', V4B, '-j', 'DROP']]
     assert last['unit'] is None and last['persist_file'] is None
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE), ('rmdir', '/etc/lvs-dr'),
-                        ('remove', OWNED_ETC), ('rmdir', '/etc/lvs-dr')]
+    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+                        ('remove', OWNED_ETC)]
     assert not any(p.startswith(('/etc', '/run')) for p in host.files) and host.links == {}
 
     again = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4B], state='absent')
@@ -422,8 +419,8 @@ def test_arptables_absent_without_vip_removes_every_owned_rule(monkeypatch, caps
     result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
     assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4)), deleted(mangle(V4B)), deleted(drop(V4B))]
     assert host.table == [foreign] and result['rules'] == []
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE), ('rmdir', '/etc/lvs-dr'),
-                        ('remove', OWNED_ETC), ('rmdir', '/etc/lvs-dr')]
+    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+                        ('remove', OWNED_ETC)]
     for check in (False, True):
         again = run_module(host, monkeypatch, capsys, check=check, method='arptables', state='absent')
         assert again['changed'] is False and host.mutations() == [] and host.log == []
@@ -446,8 +443,8 @@ def test_arptables_absent_without_the_binary_still_cleans_its_leftovers(monkeypa
     assert check['changed'] is True and host.log == []
     result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
     assert host.calls == [] and result['unit'] is None and result['persist_file'] is None
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE), ('rmdir', '/etc/lvs-dr'),
-                        ('remove', OWNED_ETC), ('rmdir', '/etc/lvs-dr')]
+    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+                        ('remove', OWNED_ETC)]
     assert run_module(host, monkeypatch, capsys, method='arptables', state='absent')['changed'] is False
 
 

@@ -1,0 +1,23 @@
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible_collections.lvs.dr.plugins.module_utils import _system
+
+
+def test_remove_takes_an_emptied_state_directory_with_it(tmp_path, monkeypatch):
+    state, other = tmp_path / 'lvs-dr', tmp_path / 'other'
+    for directory in (state, other):
+        directory.mkdir()
+        (directory / 'a').write_text(u'x')
+        (directory / 'b').write_text(u'x')
+    monkeypatch.setattr(_system, 'STATE_DIRS', (str(state),))
+    system = _system.System(module=None)
+    system.remove(str(state / 'a'))
+    assert os.path.isdir(str(state))  # not empty yet
+    system.remove(str(state / 'b'))
+    system.remove(str(other / 'a'))
+    system.remove(str(other / 'b'))
+    system.remove(str(other / 'missing'))
+    assert not state.exists() and other.is_dir()
