@@ -2,8 +2,11 @@
 away again, the client keeps asking who has the VIP and records every ARP reply on the wire.
 The lab has no director, so under the safe order nobody may answer at all; the negative
 control (VIP without suppression) proves the watcher does see a real server that answers."""
+import os
 import re
 import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 WATCH_SECONDS = 40
 
@@ -12,17 +15,16 @@ def vip_claims(lab, safe):
     """MACs that claimed the VIP on the wire (ARP replies for it, or ARP sent with it as the
     sender address) while the real server was given the VIP and had it taken away."""
     vip = lab.vars['lab_vip4']
-    client = ['lab/lab', '--name', lab.name, 'exec', 'client', '--']
     # tcpdump -e prints the sender's MAC first; five broadcast requests a second ask for the VIP.
     watcher = subprocess.Popen(
-        client + ['timeout', str(WATCH_SECONDS), 'tcpdump', '-l', '-n', '-e', '-i', 'eth0', 'arp'],
-        cwd=lab.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lab.command('client', 'timeout', str(WATCH_SECONDS), 'tcpdump', '-l', '-n', '-e', '-i', 'eth0', 'arp'),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     asker = subprocess.Popen(
-        client + ['sh', '-c', 'end=$(($(date +%%s) + %d)); while [ "$(date +%%s)" -lt "$end" ]; do '
-                  'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % (WATCH_SECONDS - 5, vip)],
-        cwd=lab.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        lab.command('client', 'sh', '-c', 'end=$(($(date +%%s) + %d)); while [ "$(date +%%s)" -lt "$end" ]; do '
+                    'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % (WATCH_SECONDS - 5, vip)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        converge = lab.playbook('arp_safety.yml', '-e', 'safe=%s' % safe)
+        converge = lab.playbook(os.path.join(HERE, 'arp_safety.yml'), '-e', 'safe=%s' % safe)
     finally:
         asker.wait(timeout=WATCH_SECONDS + 30)
         out, dummy = watcher.communicate(timeout=WATCH_SECONDS + 30)

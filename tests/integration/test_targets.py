@@ -4,10 +4,11 @@ import os
 
 import pytest
 
-TARGETS = sorted(os.listdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'targets')))
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = sorted(os.listdir(os.path.join(HERE, 'targets')))
 
 
 @pytest.mark.parametrize('target', TARGETS)
 def test_target(lab, target):
-    result = lab.playbook('target.yml', '-e', 'target=%s' % target)
+    result = lab.playbook(os.path.join(HERE, 'target.yml'), '-e', 'target=%s' % target)
     assert result.returncode == 0, result.stdout[-8000:]
