@@ -20,9 +20,12 @@ description:
   - One rule per VIP, port and protocol (the rule set is O(vip) x O(ports) x O(protocols)).
     IPv4 VIPs go through C(iptables) or the firewalld C(ipv4) family, IPv6 VIPs through
     C(ip6tables) or the firewalld C(ipv6) family.
-  - Every rule carries the comment C(lvs.dr redirect). With O(state=absent) the module removes
-    only rules that carry this comment, in the exact form the module writes, and match the
-    request; other rules, even for the same VIP and port, are never touched.
+  - Every rule carries its backend's ownership comment, C(lvs.dr redirect iptables) or
+    C(lvs.dr redirect firewalld). firewalld's direct rules are iptables rules in the kernel, so
+    without its own mark each backend would take the other's rule for its own. With
+    O(state=absent) the module removes only rules that carry the backend's comment, in the exact
+    form the module writes, and match the request; other rules, even for the same VIP and port
+    and even the other backend's, are never touched.
   - O(state=absent) is safe where the backend was never used. With the tool missing
     (C(iptables) or C(ip6tables) for a family, C(firewall-cmd)) nothing of the module's can be in
     force, so it changes nothing. With firewalld installed but not running, the runtime layer is
@@ -121,12 +124,16 @@ notes:
     the role or play that uses this module.
   - The iptables rules file is the whole C(iptables-save) dump of the running firewall, validated
     with C(iptables-restore --test) and replaced atomically; it therefore also saves rules other
-    tools added at runtime, and replaces whatever the file held before. It is rewritten only
+    tools added at runtime, and replaces whatever the file held before. The rules of
+    O(backend=firewalld) are left out of it, since firewalld restores them itself, and a copy in the file
+    would outlive their removal from firewalld. It is rewritten only
     when it disagrees with the requested rule set (a requested rule is missing from it, or a
     rule that O(state=absent) removes is still in it).
   - firewalld flushes every iptables table when it starts and when it stops (seen with firewalld
     1.3 on Debian 12, nftables backend), which drops the rules of O(backend=iptables) from the
     running firewall; use one backend per host, and O(backend=firewalld) wherever firewalld runs.
+    Removing one backend's rules (O(state=absent)) is safe on a host where the other one is in
+    use, since the ownership comments keep them apart.
   - Rule probing follows ansible-core's M(ansible.builtin.iptables) module (C(iptables -t nat -C)).
     Both the C(iptables-nft) variant (Debian 12, RHEL 8/9) and C(iptables-legacy) match the
     comment when probing and deleting, so a rule without it, or with another comment, is never
@@ -213,7 +220,8 @@ rules:
       type: list
       elements: str
       sample: ['/usr/sbin/iptables', '-t', 'nat', '-A', 'PREROUTING', '-d', '198.51.100.100/32', '-p', 'tcp',
-               '-m', 'tcp', '--dport', '80', '-m', 'comment', '--comment', 'lvs.dr redirect', '-j', 'REDIRECT']
+               '-m', 'tcp', '--dport', '80', '-m', 'comment', '--comment', 'lvs.dr redirect iptables',
+               '-j', 'REDIRECT']
 added:
   description:
     - Rules added (or, in check mode, that would be added), one entry per rule and layer.
@@ -256,7 +264,9 @@ from ansible_collections.lvs.dr.plugins.module_utils._addresses import check_por
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
 
-COMMENT = 'lvs.dr redirect'
+# Each backend marks its rules with its own comment: firewalld's direct rules end up as iptables
+# rules in the kernel, identical to the iptables backend's but for this mark.
+COMMENTS = {'iptables': 'lvs.dr redirect iptables', 'firewalld': 'lvs.dr redirect firewalld'}
 FAMILIES = {4: 'ipv4', 6: 'ipv6'}
 RUNTIME = 'runtime'
 PERSISTENT = 'persistent'
@@ -277,24 +287,25 @@ IPTABLES_TOOLS = {
 class Rule(object):
     """One REDIRECT rule: a VIP, a port and a protocol."""
 
-    def __init__(self, iface, port, protocol):
+    def __init__(self, iface, port, protocol, comment):
         self.family = FAMILIES[iface.version]
         self.ip = iface.ip
         self.vip = str(iface.ip)
         self.prefix = iface.max_prefixlen
         self.port = port
         self.protocol = protocol
+        self.comment = comment
 
     @property
     def spec(self):
         """The match and target, in the order iptables -S / iptables-save print them."""
         return ['-d', '%s/%d' % (self.vip, self.prefix), '-p', self.protocol, '-m', self.protocol,
-                '--dport', str(self.port), '-m', 'comment', '--comment', COMMENT, '-j', 'REDIRECT']
+                '--dport', str(self.port), '-m', 'comment', '--comment', self.comment, '-j', 'REDIRECT']
 
     @property
     def saved_line(self):
         """The rule as iptables-save writes it (the comment is quoted)."""
-        spec = ['"%s"' % arg if arg == COMMENT else arg for arg in self.spec]
+        spec = ['"%s"' % arg if arg == self.comment else arg for arg in self.spec]
         return ' '.join(['-A', 'PREROUTING'] + spec)
 
     @property
@@ -311,13 +322,13 @@ class Rule(object):
         return result
 
 
-def parse_rule(family, args):
-    """The Rule whose spec is exactly args (the module's own form, comment included), else None."""
+def parse_rule(family, args, comment):
+    """The Rule whose spec is exactly args (the module's own form, this comment), else None."""
     if len(args) != 14:
         return None
     try:
         iface = ipaddress.ip_interface(to_text(args[1]))
-        rule = Rule(iface, int(args[7]), args[3])
+        rule = Rule(iface, int(args[7]), args[3], comment)
     except (ValueError, KeyError):
         return None
     return rule if rule.family == family and rule.spec == list(args) else None
@@ -404,7 +415,8 @@ class SavedRulesLayer(Layer):
 
     def owned(self, families):
         return [rule for family in families for rule in
-                (parse_rule(family, split_line(line)[2:]) for line in sorted(self._saved_lines(family))
+                (parse_rule(family, split_line(line)[2:], COMMENTS['iptables'])
+                 for line in sorted(self._saved_lines(family))
                  if line.startswith('-A PREROUTING ')) if rule]
 
     def plan(self, plan, to_add, to_remove):
@@ -417,6 +429,10 @@ class SavedRulesLayer(Layer):
     def _save(self, family):
         dummy, save, restore = IPTABLES_TOOLS[family]
         dummy, dump, dummy2 = self.system.run([self.system.binary(save)])
+        # firewalld restores its direct rules itself; a copy here would outlive their removal.
+        dump = ''.join(line for line in dump.splitlines(True)
+                       if not (line.startswith('-A PREROUTING ')
+                               and parse_rule(family, split_line(line)[2:], COMMENTS['firewalld'])))
         # A dump the restore tool rejects would leave the host without rules at the next boot.
         self.system.run([self.system.binary(restore), '--test'], data=dump)
         self.system.write(self.files[family], dump, mode=self.mode)
@@ -451,7 +467,7 @@ def iptables_layers(system, families, persist, present):
         rules = []
         for family in wanted:
             dummy, out, dummy2 = system.run([tools[family], '-t', 'nat', '-S', 'PREROUTING'])
-            rules.extend(parse_rule(family, split_line(line)[2:]) for line in out.splitlines()
+            rules.extend(parse_rule(family, split_line(line)[2:], COMMENTS['iptables']) for line in out.splitlines()
                          if line.startswith('-A PREROUTING '))
         return [rule for rule in rules if rule]
 
@@ -493,7 +509,8 @@ def firewalld_layers(system, persist, present):
 
         def listing(families):
             dummy, out, dummy2 = system.run(base + ['--direct', '--get-all-rules'])
-            rules = (parse_rule(words[0], words[4:]) for words in (split_line(line) for line in out.splitlines())
+            rules = (parse_rule(words[0], words[4:], COMMENTS['firewalld'])
+                     for words in (split_line(line) for line in out.splitlines())
                      if words[:4] in ([family, 'nat', 'PREROUTING', '0'] for family in families))
             return [rule for rule in rules if rule]
         return CommandLayer(system, name, command('--query-rule'), command('--add-rule'), command('--remove-rule'),
@@ -532,8 +549,8 @@ class Request(object):
                                                           ipaddress.ip_interface(u'::')]
         self.families = sorted(set(FAMILIES[iface.version] for iface in wanted))
 
-    def rules(self):
-        return [Rule(iface, port, protocol) for iface in self.vips for port in self.ports
+    def rules(self, comment):
+        return [Rule(iface, port, protocol, comment) for iface in self.vips for port in self.ports
                 for protocol in self.protocols]
 
     def matches(self, rule):
@@ -572,7 +589,7 @@ def main():
 
     # Read: which rule is in which layer; probed one by one when the request is exact, else listed.
     if request.exact:
-        rules = [rule for rule in request.rules() if rule.family in families]
+        rules = [rule for rule in request.rules(COMMENTS[module.params['backend']]) if rule.family in families]
         observed = dict((layer.name, [rule for rule in rules if layer.present(rule)]) for layer in layers)
     else:
         observed = dict((layer.name, [rule for rule in layer.owned(families) if request.matches(rule)])

@@ -32,10 +32,14 @@ TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
 FOREIGN = ('-d', V4 + '/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'REDIRECT')
 
 
-def spec(vip, port, proto):
+def spec(vip, port, proto, backend='iptables'):
     prefix = 128 if ':' in vip else 32
     return ('-d', '%s/%d' % (vip, prefix), '-p', proto, '-m', proto, '--dport', str(port),
-            '-m', 'comment', '--comment', 'lvs.dr redirect', '-j', 'REDIRECT')
+            '-m', 'comment', '--comment', 'lvs.dr redirect ' + backend, '-j', 'REDIRECT')
+
+
+def fwspec(vip, port, proto):
+    return spec(vip, port, proto, 'firewalld')
 
 
 def saved(args):
@@ -80,18 +84,28 @@ class FakeHost(object):
         self.calls, self.reads, self.writes, self.data = [], [], [], []
         self.probe_rc = None
 
+    def kernel(self, family):
+        """nat PREROUTING as the kernel has it: firewalld's runtime direct rules are iptables rules."""
+        return self.iptables[family] + [rule[1:] for rule in self.direct['runtime'] if rule[0] == family]
+
     def dump(self, family):
         return '*nat\n:PREROUTING ACCEPT [0:0]\n%sCOMMIT\n' % ''.join(
-            saved(args) + '\n' for args in self.iptables[family])
+            saved(args) + '\n' for args in self.kernel(family))
 
     def command(self, argv, data):
         tool = argv[0]
         if tool in TOOL_FAMILY:
-            rules = self.iptables[TOOL_FAMILY[tool]]
+            family = TOOL_FAMILY[tool]
             assert argv[1:3] == ['-t', 'nat'] and argv[4] == 'PREROUTING'
             if argv[3] == '-S':
-                return 0, '-P PREROUTING ACCEPT\n' + ''.join(saved(args) + '\n' for args in rules), ''
-            return self._apply(rules, argv[3], tuple(argv[5:]), {'-C': None, '-A': True, '-D': False})
+                return 0, '-P PREROUTING ACCEPT\n' + ''.join(saved(args) + '\n' for args in self.kernel(family)), ''
+            rule = tuple(argv[5:])
+            if argv[3] == '-D' and rule not in self.iptables[family]:
+                # iptables deletes a firewalld direct rule from the kernel just as well.
+                self.direct['runtime'].remove((family,) + rule)
+                return 0, '', ''
+            rules = self.kernel(family) if argv[3] == '-C' else self.iptables[family]
+            return self._apply(rules, argv[3], rule, {'-C': None, '-A': True, '-D': False})
         if tool in SAVE:
             return 0, self.dump(SAVE[tool]), ''
         if tool.endswith('-restore'):
@@ -155,7 +169,7 @@ def ipt(tool, flag, vip, port, proto):
 
 
 def fw(options, action, family, vip, port, proto, tool=FWCMD):
-    return [tool] + options + ['--direct', action, family, 'nat', 'PREROUTING', '0'] + list(spec(vip, port, proto))
+    return [tool] + options + ['--direct', action, family, 'nat', 'PREROUTING', '0'] + list(fwspec(vip, port, proto))
 
 
 QUARTET_V4_V6 = dict(vip=[V6, V4], ports=[80], protocols=['udp', 'tcp'])
@@ -313,14 +327,14 @@ def test_firewalld_runtime_and_permanent(monkeypatch, capsys):
 
 def test_firewalld_persist_false_is_runtime_only(monkeypatch, capsys):
     host = FakeHost()
-    host.direct['permanent'].append(('ipv4',) + spec(V4, 53, 'udp'))
+    host.direct['permanent'].append(('ipv4',) + fwspec(V4, 53, 'udp'))
     args = dict(backend='firewalld', vip=[V4], ports=[53], protocols=['udp'], persist=False)
     result = run_module(host, monkeypatch, capsys, **args)
     assert host.mutations() == [fw([], '--add-rule', 'ipv4', V4, 53, 'udp')]
     assert result['persist_files'] == [] and list(result['diff']['before']) == ['runtime']
     run_module(host, monkeypatch, capsys, state='absent', **args)
     assert host.mutations() == [fw([], '--remove-rule', 'ipv4', V4, 53, 'udp')]
-    assert host.direct['permanent'] == [('ipv4',) + spec(V4, 53, 'udp')]
+    assert host.direct['permanent'] == [('ipv4',) + fwspec(V4, 53, 'udp')]
 
 
 def test_probe_error_fails_before_any_change(monkeypatch, capsys):
@@ -429,7 +443,7 @@ def test_firewalld_absent_without_vip_both_layers(monkeypatch, capsys):
     host = FakeHost()
     run_module(host, monkeypatch, capsys, backend='firewalld', vip=[V4, V6], ports=[80])
     host.direct['runtime'].insert(0, ('ipv4',) + FOREIGN)
-    host.direct['permanent'].append(('ipv4',) + spec('198.51.100.101', 53, 'udp'))
+    host.direct['permanent'].append(('ipv4',) + fwspec('198.51.100.101', 53, 'udp'))
 
     check = run_module(host, monkeypatch, capsys, check=True, backend='firewalld', state='absent')
     assert check['changed'] is True and host.mutations() == []
@@ -451,7 +465,7 @@ def test_firewalld_absent_without_vip_both_layers(monkeypatch, capsys):
 @pytest.mark.parametrize('args', [dict(vip=[V4], ports=[80], protocols=['tcp']), dict(vip=[V4])])
 def test_firewalld_stopped_absent_cleans_the_permanent_layer_offline(monkeypatch, capsys, args):
     host = FakeHost(firewalld=False)
-    host.direct['permanent'] = [('ipv4',) + spec(V4, 80, 'tcp'), ('ipv6',) + spec(V6, 80, 'tcp')]
+    host.direct['permanent'] = [('ipv4',) + fwspec(V4, 80, 'tcp'), ('ipv6',) + fwspec(V6, 80, 'tcp')]
     args = dict(args, backend='firewalld', state='absent')
 
     check = run_module(host, monkeypatch, capsys, check=True, **args)
@@ -461,7 +475,7 @@ def test_firewalld_stopped_absent_cleans_the_permanent_layer_offline(monkeypatch
     result = run_module(host, monkeypatch, capsys, **args)
     assert host.mutations() == [fw([], '--remove-rule', 'ipv4', V4, 80, 'tcp', tool=FWOFF)]
     assert result['persist_files'] == ['/etc/firewalld/direct.xml'] and result['rules'][0]['argv'] is None
-    assert host.direct['permanent'] == [('ipv6',) + spec(V6, 80, 'tcp')]
+    assert host.direct['permanent'] == [('ipv6',) + fwspec(V6, 80, 'tcp')]
     assert run_module(host, monkeypatch, capsys, **args)['changed'] is False and host.mutations() == []
 
 
@@ -487,3 +501,52 @@ def test_optional_only_for_absent(monkeypatch, capsys, args, message):
     host = FakeHost()
     result = run_module(host, monkeypatch, capsys, **args)
     assert result['failed'] is True and message in result['msg'] and host.calls == []
+
+
+# --- ownership between backends: firewalld's direct rules are iptables rules in the kernel -----------
+
+FW_ARGS = dict(vip=[V4, V6], ports=[80], protocols=['tcp'])
+
+
+def test_iptables_neither_sees_nor_removes_firewalld_rules(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, backend='firewalld', **FW_ARGS)
+    firewalld = dict((layer, list(rules)) for layer, rules in host.direct.items())
+    assert saved(fwspec(V4, 80, 'tcp')) in host.dump('ipv4')
+
+    # Removal by exact probe (-C) and by listing (-S) finds nothing of its own.
+    for args in (FW_ARGS, {}):
+        for check in (True, False):
+            result = run_module(host, monkeypatch, capsys, check=check, state='absent', **args)
+            assert result['changed'] is False and host.mutations() == [] and host.writes == []
+            assert result['rules'] == [] or result['diff']['before']['runtime'] == []
+    assert host.direct == firewalld
+
+    # present adds its own rules next to firewalld's, and the saved file leaves firewalld's out.
+    check = run_module(host, monkeypatch, capsys, check=True, **FW_ARGS)
+    assert check['changed'] is True and check['diff']['before'] == {'runtime': [], 'persistent': []}
+    run_module(host, monkeypatch, capsys, **FW_ARGS)
+    assert host.mutations()[:2] == [ipt(IPT, '-A', V4, 80, 'tcp'), ipt(IP6T, '-A', V6, 80, 'tcp')]
+    assert host.files['/etc/iptables/rules.v4'] == (
+        '*nat\n:PREROUTING ACCEPT [0:0]\n%s\nCOMMIT\n' % saved(spec(V4, 80, 'tcp')))
+    assert host.data == [host.files['/etc/iptables/rules.v4'], host.files['/etc/iptables/rules.v6']]
+    assert run_module(host, monkeypatch, capsys, **FW_ARGS)['changed'] is False
+
+    removed = run_module(host, monkeypatch, capsys, state='absent')
+    assert host.mutations()[:2] == [ipt(IPT, '-D', V4, 80, 'tcp'), ipt(IP6T, '-D', V6, 80, 'tcp')]
+    assert len(removed['removed']) == 4 and host.iptables == {'ipv4': [], 'ipv6': []}
+    assert host.direct == firewalld and saved(fwspec(V4, 80, 'tcp')) not in host.files['/etc/iptables/rules.v4']
+
+
+def test_firewalld_neither_sees_nor_removes_iptables_rules(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, **FW_ARGS)
+    iptables = dict((family, list(rules)) for family, rules in host.iptables.items())
+    # Rules with the iptables backend's comment in firewalld's direct configuration are not firewalld's.
+    host.direct['permanent'].append(('ipv4',) + spec(V4, 80, 'tcp'))
+    result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert result['changed'] is False and host.mutations() == []
+    run_module(host, monkeypatch, capsys, backend='firewalld', **FW_ARGS)
+    run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert len([argv for argv in host.mutations() if '--remove-rule' in argv]) == 4
+    assert host.iptables == iptables and host.direct == {'runtime': [], 'permanent': [('ipv4',) + spec(V4, 80, 'tcp')]}
