@@ -57,6 +57,10 @@ systemctl enable lvsdr-echo.service lvsdr-director-net.service ssh.service
 # Off until a role turns them on: a running firewalld's default zone would block port 80,
 # and the roles under test must be the ones that enable keepalived.
 systemctl disable firewalld.service keepalived.service 2>/dev/null || true
+# iptables-persistent's postinst saved the chroot's (= the host's) rules: the lab starts with
+# none, and netfilter-persistent stays off until the iptables method enables it.
+rm -f /etc/iptables/rules.v4 /etc/iptables/rules.v6
+systemctl disable netfilter-persistent.service 2>/dev/null || true
 # Units with nothing to do in a container or a UML guest.
 systemctl mask systemd-resolved.service getty.target console-getty.service \
     systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service \
