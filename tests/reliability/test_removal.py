@@ -1,0 +1,93 @@
+"""Proof 2, removal leaves nothing: a snapshot of a host (tests/reliability/snapshot.py) taken
+before converge equals the one taken after converge + removal (`*_state: absent`), for a real
+server with each of the four methods (one lab, re-converged per method) and for a director.
+
+The firewalld method starts and enables firewalld (lvs_redirect's firewalld backend needs it);
+removal leaves the firewall running, as it should (stopping an operator's firewall would be
+worse). So its pre-state is a host whose firewalld already runs, enabled, as an operator's
+would: everything the role adds inside firewalld (direct rules, zone ports, runtime and
+permanent) must be gone again."""
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from lab_fixture import lab_up  # noqa: E402
+import snapshot  # noqa: E402
+
+LAB_NAME = os.environ.get('LVSDR_REL_REMOVAL_LAB', 'rel-removal')
+METHODS = ['sysctl', 'arptables', 'iptables', 'firewalld']
+
+
+@pytest.fixture(scope='module')
+def lab():
+    with lab_up(LAB_NAME, '--realservers', '1', '--directors', '1', '--no-client') as up:
+        yield up
+
+
+def converge(lab, limit, *extra):
+    run = lab.playbook(os.path.join(lab.root, 'examples', 'site.yml'), '-e', '@examples/lab.yml',
+                       '--limit', limit, *[a for e in extra for a in ('-e', e)])
+    assert run.returncode == 0, run.stdout[-6000:]
+    return run
+
+
+@pytest.mark.parametrize('method', METHODS)
+def test_realserver_removal_restores_the_snapshot(lab, method):
+    if method == 'firewalld':
+        res = lab.run('rs1', 'sh', '-c', 'systemctl enable --now firewalld >/dev/null 2>&1; '
+                      'for i in $(seq 30); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1')
+        assert res.returncode == 0, 'firewalld did not start: ' + res.stdout
+    before = snapshot.take(lab, 'rs1')
+    converge(lab, 'rs1', 'lvs_dr_realserver_method=' + method)
+    converged = snapshot.take(lab, 'rs1')
+    # Sanity: the converge did something this snapshot sees (else equality proves nothing).
+    assert snapshot.diff(before, converged), 'converge with %s changed nothing the snapshot sees' % method
+    converge(lab, 'rs1', 'lvs_dr_realserver_method=' + method, 'lvs_dr_realserver_state=absent')
+    after = snapshot.take(lab, 'rs1')
+    leftover = empty_saved_rules(before, after)
+    snapshot.assert_same(before, leftover['rest'], 'after converge (%s) and removal' % method)
+    if leftover['files']:
+        pytest.xfail(SAVED_RULES_BUG + ' Left: %s' % ', '.join(leftover['files']))
+
+
+# lvs_redirect bug (reported, not fixed here): with backend=iptables, persist=true, state=absent
+# saves the live iptables-save dump over /etc/iptables/rules.v4 and rules.v6 (SavedRulesLayer._save)
+# instead of removing the files it created, so a host that had no saved rules keeps two files
+# (0640) holding empty tables.
+SAVED_RULES_BUG = ('lvs_redirect state=absent rewrites /etc/iptables/rules.v4/v6 it created '
+                   '(now without rules) instead of removing them.')
+
+
+def empty_saved_rules(before, after):
+    """Saved-rules files that appeared and hold no rule at all (the known leftover), and the
+    `after` snapshot without them; anything else in them stays and fails the comparison."""
+    rest, files = dict(after), []
+    contents = after.get('file_contents', '').split('\n')
+    for path in ('/etc/iptables/rules.v4', '/etc/iptables/rules.v6'):
+        header = '# %s (rules)' % path
+        if header in before.get('file_contents', '') or header not in contents:
+            continue
+        i = contents.index(header)
+        if i + 1 < len(contents) and not contents[i + 1].startswith('# '):
+            continue  # it holds rules: not the known leftover
+        files.append(path)
+        contents.pop(i)
+        rest['files'] = '\n'.join(l for l in rest['files'].split('\n') if not l.startswith(path + ' '))
+    rest['file_contents'] = '\n'.join(contents)
+    return {'rest': rest, 'files': files}
+
+
+def test_director_removal_restores_the_snapshot(lab):
+    before = snapshot.take(lab, 'dir1')
+    converge(lab, 'dir1')
+    converged = snapshot.take(lab, 'dir1')
+    assert 'active=active enabled=enabled' in converged['keepalived_service'], converged
+    assert lab.vars['lab_vip4'] in converged['ipvs'], converged['ipvs']
+    converge(lab, 'dir1', 'keepalived_director_state=absent')
+    after = snapshot.take(lab, 'dir1')
+    snapshot.assert_same(before, after, 'after converge and removal of the director')
