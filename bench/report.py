@@ -76,7 +76,8 @@ def section_modules(m):
             f(b['python_ms'], 0), f(b['python_S_ms'], 0)), '']
     if m.get('importtime'):
         out += ['What dominates (`python3 -X importtime` on the extracted module, cumulative '
-                'microseconds of the top-level imports, largest first):', '']
+                'time of the top-level imports and of their children, largest first; the AnsiballZ loader, '
+                'which imports the module and so everything below, left out):', '']
         for imp in m['importtime']:
             out += ['- `%s` (total import %s ms): %s' % (
                 imp['module'], f(imp['total_us'] / 1000.0, 0),
