@@ -202,3 +202,15 @@ def save_figures(name, figures):
     with open(path, 'w') as f:
         json.dump(figures, f, indent=1, sort_keys=True)
     print('\n%s FIGURES %s' % (name, json.dumps(figures, sort_keys=True)))
+
+
+# Extra vars of every converge of examples/site.yml in these tests: the lab overlay, and the
+# package tasks skipped (every package is in the lab image; the tests measure the roles' effect
+# on the host, not the package manager, and must not depend on a mirror).
+SITE_EXTRA = ['-e', '@examples/lab.yml',
+              '-e', '{"keepalived_director_manage_packages": false, "lvs_dr_realserver_install_packages": false}']
+
+
+def site(lab, *args):
+    """ansible-playbook examples/site.yml on the lab with SITE_EXTRA and `args`."""
+    return lab.playbook(os.path.join(lab.root, 'examples', 'site.yml'), *(SITE_EXTRA + list(args)))

@@ -30,8 +30,7 @@ def lab():
 
 
 def converge(lab, limit, *extra):
-    run = lab.playbook(os.path.join(lab.root, 'examples', 'site.yml'), '-e', '@examples/lab.yml',
-                       '--limit', limit, *[a for e in extra for a in ('-e', e)])
+    run = snapshot.site(lab, '--limit', limit, *[a for e in extra for a in ('-e', e)])
     assert run.returncode == 0, run.stdout[-6000:]
     return run
 
