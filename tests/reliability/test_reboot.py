@@ -1,0 +1,100 @@
+"""Proof 3, reboot: a converged real server (sysctl method, then arptables) is restarted
+(`lab/lab restart rs1`: a new network namespace with kernel defaults, systemd as PID 1 runs
+systemd-sysctl, lvs-dr-arptables.service and lvs-dr-vips.service as at boot). Afterwards the
+VIP is back on lo and the ARP protection is in force; a watcher on the client (tcpdump), with
+the client asking for the VIP five times a second across the restart, saw no ARP reply for the
+VIP (nor ARP with the VIP as sender) from rs1's MAC. The lab has no director, so nobody may
+answer at all. The boot order is read back from systemd: the suppression unit had finished
+(ActiveEnterTimestampMonotonic) before lvs-dr-vips.service started (ExecMainStartTimestampMonotonic),
+and the VIP unit is ordered After= it."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from lab_fixture import lab_up, LAB  # noqa: E402
+import snapshot  # noqa: E402
+
+LAB_NAME = os.environ.get('LVSDR_REL_REBOOT_LAB', 'rel-reboot')
+WATCH_SECONDS = 45
+SUPPRESSION_UNIT = {'sysctl': 'systemd-sysctl.service', 'arptables': 'lvs-dr-arptables.service'}
+
+
+@pytest.fixture(scope='module')
+def lab():
+    with lab_up(LAB_NAME, '--realservers', '1', '--directors', '0') as up:
+        yield up
+
+
+def unit_props(lab, unit, *props):
+    out = lab.run('rs1', 'systemctl', 'show', unit, '-p', ','.join(props)).stdout
+    return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
+
+
+@pytest.mark.parametrize('method', ['sysctl', 'arptables'])
+def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
+    vip = lab.vars['lab_vip4']
+    rs_mac = lab.hosts['rs1']['lab_mac'].lower()
+    run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=' + method, '--limit', 'rs1')
+    assert run.returncode == 0, run.stdout[-6000:]
+
+    watcher = subprocess.Popen(
+        lab.command('client', 'timeout', str(WATCH_SECONDS), 'tcpdump', '-l', '-n', '-e', '-i', 'eth0', 'arp'),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    asker = subprocess.Popen(
+        lab.command('client', 'sh', '-c', 'end=$(($(date +%%s) + %d)); while [ "$(date +%%s)" -lt "$end" ]; do '
+                    'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % (WATCH_SECONDS - 5, vip)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(4)
+        t0 = time.time()
+        subprocess.run([LAB, '--name', lab.name, 'restart', 'rs1'], check=True, stdout=subprocess.DEVNULL)
+        restart_s = time.time() - t0
+        # Booted: wait for the VIP unit to have run, then keep watching a while.
+        assert snapshot.wait_for(lambda: unit_props(lab, 'lvs-dr-vips.service', 'ActiveState').get('ActiveState')
+                                 in ('active', 'failed'), 30), 'lvs-dr-vips.service did not run'
+        # rs1 speaks on the wire after the boot (ARP for the client): the watch covered the boot.
+        lab.run('rs1', 'arping', '-c', '1', '-w', '2', '-I', 'eth0', lab.hosts['client']['lab_ipv4'])
+        time.sleep(6)
+    finally:
+        asker.wait(timeout=WATCH_SECONDS + 30)
+        out, dummy = watcher.communicate(timeout=WATCH_SECONDS + 30)
+
+    vip_re = re.escape(vip)
+    assert re.search(r'Request who-has %s \(' % vip_re, out), 'the watcher saw no ARP request for the VIP\n' + out
+    claims = [line for line in out.splitlines()
+              if re.search(r'Reply %s is-at |tell %s,' % (vip_re, vip_re), line) and line.split()[1].lower() == rs_mac]
+    assert claims == [], 'rs1 claimed the VIP across the reboot:\n' + '\n'.join(claims)
+    # rs1 was on the wire again after the boot (its own ARP), so the watch covered the boot.
+    assert any(line.split()[1].lower() == rs_mac for line in out.splitlines() if len(line.split()) > 1), out
+
+    # The VIP is back on lo (labelled, /32), the protection in force.
+    addr = lab.run('rs1', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'lo').stdout
+    assert re.search(r'inet %s/32 .*lo:lvs' % vip_re, addr), addr
+    addr6 = lab.run('rs1', 'ip', '-o', '-6', 'addr', 'show', 'dev', 'lo').stdout
+    assert '%s/128' % lab.vars['lab_vip6'] in addr6, addr6
+    if method == 'sysctl':
+        vals = lab.run('rs1', 'sysctl', '-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce').stdout
+        assert vals.split() == ['1', '2'], vals
+    else:
+        rules = lab.run('rs1', 'arptables', '-L', '-n').stdout
+        assert re.search(r'-j DROP .*-d %s(\s|$)' % vip_re, rules), rules
+        assert '--mangle-ip-s %s' % lab.hosts['rs1']['lab_ipv4'] in rules, rules
+
+    # Boot order: the suppression had finished before the VIP unit started.
+    supp = unit_props(lab, SUPPRESSION_UNIT[method], 'ActiveState', 'ActiveEnterTimestampMonotonic')
+    vips = unit_props(lab, 'lvs-dr-vips.service', 'ActiveState', 'Result', 'ExecMainStartTimestampMonotonic', 'After')
+    assert supp['ActiveState'] == 'active' and vips['ActiveState'] == 'active', (supp, vips)
+    assert SUPPRESSION_UNIT[method] in vips['After'].split(), vips['After']
+    supp_t, vip_t = int(supp['ActiveEnterTimestampMonotonic']), int(vips['ExecMainStartTimestampMonotonic'])
+    assert 0 < supp_t <= vip_t, (supp, vips)
+    snapshot.save_figures('reboot-' + method, {
+        'restart_s': round(restart_s, 1), 'arp_requests_seen': len(re.findall(r'Request who-has %s \(' % vip_re, out)),
+        'claims_by_rs1': len(claims), 'suppression_done_before_vip_unit_ms': round((vip_t - supp_t) / 1000.0, 1)})
