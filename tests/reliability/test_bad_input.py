@@ -21,6 +21,7 @@ sys.path.insert(0, HERE)
 from lab_fixture import lab_up  # noqa: E402
 import snapshot  # noqa: E402
 
+
 class NoAliases(yaml.SafeDumper):
     def ignore_aliases(self, data):
         return True
