@@ -125,9 +125,9 @@ STREAM = r"""
 rm -f %(stop)s; n=0; end=$(( $(date +%%s) + %(limit)d ))
 while [ $n -lt %(count)d ] && [ $(date +%%s) -lt $end ] && [ ! -e %(stop)s ]; do
   n=$((n + 1)); t=$(date +%%s.%%N)
-  body=$(curl -s -m %(timeout)s --connect-timeout %(timeout)s http://%(vip)s/ 2>/dev/null); rc=$?
-  body=$(echo $body | tr -d ' \n')
-  if [ $rc -eq 0 ] && [ -n "$body" ]; then echo "$t ok $body"; else echo "$t fail $rc"; fi
+  body=$(curl -s -w '=%%{time_total}' -m %(timeout)s --connect-timeout %(timeout)s http://%(vip)s/ 2>/dev/null)
+  rc=$?; body=$(echo $body | tr -d ' \n')
+  if [ $rc -eq 0 ] && [ -n "${body%%=*}" ]; then echo "$t ok $body"; else echo "$t fail $rc"; fi
   sleep %(interval)s
 done
 """
@@ -157,18 +157,20 @@ class Stream(object):
 
 
 def parse_stream(out):
+    """[(t, ok, detail, seconds)]: detail is the answering host (ok) or curl's exit code."""
     records = []
     for line in out.splitlines():
         parts = line.split(None, 2)
         if len(parts) >= 2 and parts[1] in ('ok', 'fail'):
-            records.append((float(parts[0]), parts[1] == 'ok', parts[2] if len(parts) > 2 else ''))
+            detail, dummy, secs = (parts[2] if len(parts) > 2 else '').partition('=')
+            records.append((float(parts[0]), parts[1] == 'ok', detail, float(secs) if secs else None))
     return records
 
 
 def outages(records):
     """[(last good t, first good t after, failed count)] for every run of failures."""
     result, last_ok, failed = [], None, 0
-    for t, ok, dummy in records:
+    for t, ok, dummy, dummy2 in records:
         if ok:
             if failed:
                 result.append((last_ok, t, failed))
