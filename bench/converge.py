@@ -81,7 +81,7 @@ def default_lab_in_use():
         os.path.join(ROOT, '.cache', 'lab', BIG_LAB, 'lab.json'))
 
 
-def run(sizes=(2, 10, 30), reps=2, profile_n=10, keep_lab=False):
+def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
     skipped = {}
     if max(sizes) > SLOT_MAX and default_lab_in_use():
         skipped = {str(n): 'the default lab (the only slot for more than %d real servers) was in use' % SLOT_MAX
@@ -92,28 +92,29 @@ def run(sizes=(2, 10, 30), reps=2, profile_n=10, keep_lab=False):
                     '--no-client'], check=True, stdout=subprocess.DEVNULL)
     lab = Lab(lab_name)
     res = {'targets': TARGETS, 'sizes': {}, 'loadavg': [], 'forks_cap': FORKS_CAP, 'lab': lab_name,
-           'lab_realservers': max(sizes), 'skipped': skipped}
+           'lab_realservers': max(sizes), 'skipped': skipped, 'reps': reps, 'big_reps': big_reps}
     try:
         for n in sizes:
             s = res['sizes'][str(n)] = {'forks': forks(n), 'role': {'converge': [], 'nochange': []},
                                         'baseline': {'converge': [], 'nochange': []}, 'changed': {}}
-            for rep in range(reps if n < 30 else max(1, reps)):
+            for rep in range(reps if n <= SLOT_MAX else big_reps):
                 order = ['role', 'baseline'] if rep % 2 == 0 else ['baseline', 'role']
                 for which in order:
                     lab.reset(n)
                     for kind in ('converge', 'nochange'):
-                        secs, rc, la, _ = lab.play(which, n)
+                        secs, rc, la, prof = lab.play(which, n, prof=True)
+                        s.setdefault('profiles', {}).setdefault(which, {})[kind] = prof
                         s[which][kind].append(round(secs, 2))
                         s['changed'].setdefault('%s %s' % (which, kind), []).append(
                             sum(1 for h in rc.values() if h['changed']))
                         res['loadavg'].append(la)
-        if profile_n:
-            p = res['profile'] = {'n': profile_n, 'baseline': {}}
-            for which in ('role', 'baseline'):
-                lab.reset(profile_n)
-                tgt = p if which == 'role' else p['baseline']
-                for kind in ('converge', 'nochange'):
-                    tgt[kind] = lab.play(which, profile_n, prof=True)[3]
+        # the profile of the largest N (profile_tasks ran in every timed run; its cost is negligible)
+        big = str(max(sizes))
+        p = res['sizes'][big].pop('profiles')
+        res['profile'] = {'n': int(big), 'converge': p['role']['converge'], 'nochange': p['role']['nochange'],
+                          'baseline': p['baseline']}
+        for n in sizes:
+            res['sizes'][str(n)].pop('profiles', None)
         lab.reset(max(sizes))
     finally:
         if not keep_lab:
@@ -128,8 +129,9 @@ def analysis(res):
     p = res.get('profile')
     if not p:
         return ''
-    def active(rows):
-        return [(t, s) for t, s in rows if s >= 1.0]
+    def active(rows):  # tasks that ran a module (skipped ones cost a small fraction of the largest)
+        top = max(s for _, s in rows)
+        return [(t, s) for t, s in rows if s >= 0.25 * top]
     ra, ba = active(p['converge']), active(p['baseline']['converge'])
     tot_r = sum(s for _, s in p['converge'])
     tot_b = sum(s for _, s in p['baseline']['converge'])
@@ -178,11 +180,11 @@ def setup_text(res):
         'comparison: every method runs the same number of role tasks, only the module arguments '
         'differ. Both playbooks: `gather_facts: false`, podman connection, forks = min(N, %d) (2 cores: '
         'more forks only add contention), the same lab (`%s`, %d real servers; smaller N with `--limit` '
-        'to its first N). Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP '
+        'to its first N; %s repetition(s) for N <= %d, %s above). Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP '
         'settings, files and units of both removed), converge, no-change run; then the same for the '
         'other playbook; the order alternates between repetitions. The baseline does less: it does '
         'not make the VIP persistent and does not clean up other methods\' residue.' % (
-            res['forks_cap'], res['lab'], res['lab_realservers'])) + (
+            res['forks_cap'], res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX, res['big_reps'])) + (
         ' Not measured: %s.' % '; '.join('N=%s (%s)' % kv for kv in sorted(res['skipped'].items()))
         if res['skipped'] else '')
 
@@ -190,5 +192,4 @@ def setup_text(res):
 if __name__ == '__main__':
     from common import dump
     sizes = [int(x) for x in os.environ.get('BENCH_SIZES', '2,10').split(',')]
-    print(dump(run(sizes, int(os.environ.get('BENCH_REPS', '1')), int(os.environ.get('BENCH_PROFILE_N', '0')),
-                   keep_lab=True)))
+    print(dump(run(sizes, int(os.environ.get('BENCH_REPS', '1')), keep_lab=True)))

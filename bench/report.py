@@ -106,7 +106,7 @@ def section_converge(c):
         out += ['Load average (1 min) at the start of each timed run: %s.' % ', '.join(f(x, 1) for x in c['loadavg']), '']
     if c.get('profile'):
         out += ['Where the role\'s time goes (`ansible.posix.profile_tasks`, N=%s, one converge and one '
-                'no-change run, wall seconds per task over all hosts):' % c['profile']['n'], '']
+                'no-change run of the last repetition, wall seconds per task over all hosts):' % c['profile']['n'], '']
         names = []
         for k in ('converge', 'nochange'):
             for t, _ in c['profile'][k]:
