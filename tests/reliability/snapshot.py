@@ -107,8 +107,8 @@ def diff(before, after, names=('before', 'after')):
         a, b = before.get(key, '(section missing)'), after.get(key, '(section missing)')
         if a != b:
             out.append('--- section %s\n' % key)
-            out.extend(l + '\n' for l in difflib.unified_diff(a.splitlines(), b.splitlines(), names[0], names[1],
-                                                               n=1, lineterm=''))
+            diff = difflib.unified_diff(a.splitlines(), b.splitlines(), names[0], names[1], n=1, lineterm='')
+            out.extend(line + '\n' for line in diff)
     return ''.join(out)
 
 

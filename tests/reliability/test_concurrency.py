@@ -113,7 +113,7 @@ def test_two_concurrent_converges_leave_a_consistent_host(lab, method):
         assert len(body) == (2 if holds else 0), batch
 
     third = subprocess.run(converge_argv(lab, method), cwd=lab.root, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True, check=False)
     assert third.returncode == 0, third.stdout[-4000:]
     assert recap(third.stdout)['changed'] == 0, third.stdout[-6000:]
     snapshot.save_figures('concurrency-' + method, {'first_two': [recap(o) for o in outs],

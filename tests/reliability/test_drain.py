@@ -65,7 +65,10 @@ def keepalived_pid(lab):
 def test_drain_readd_and_reload_lose_no_request(lab):
     tmp = tempfile.mkdtemp(prefix='rel-drain-')
     rs2 = lab.hosts['rs2']['lab_ipv4']
-    delay_conf = lambda: lab.run('dir1', 'grep', '-c', 'delay_loop 5', '/etc/keepalived/keepalived.conf').stdout
+
+    def delay_conf():
+        return lab.run('dir1', 'grep', '-c', 'delay_loop 5', '/etc/keepalived/keepalived.conf').stdout
+
     pid = keepalived_pid(lab)
     assert pid not in ('', '0')
     # A request fails when it gets no answer within 2 s (a SYN lost and retransmitted after 1 s
@@ -92,7 +95,10 @@ def test_drain_readd_and_reload_lose_no_request(lab):
     finally:
         records = stream.stop()
     failures = [r for r in records if not r[1]]
-    during = lambda a, b: [r for r in records if marks[a] <= r[0] < marks[b]]
+
+    def during(a, b):
+        return [r for r in records if marks[a] <= r[0] < marks[b]]
+
     drained = during('drained', 'readd')
     after = [r for r in records if r[0] >= marks['readded']]
     figures = {'requests': len(records), 'failed': len(failures),
