@@ -120,7 +120,7 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
         if not keep_lab:
             subprocess.run([LAB, '--name', lab_name, 'down'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     res['setup'] = setup_text(res)
-    res['analysis'] = analysis(res)
+    res['analysis'] = growth(res) + '\n\n' + analysis(res)
     return res
 
 
@@ -170,6 +170,21 @@ def short(t):
     return '`%s`' % t.split(' : ', 1)[-1]
 
 
+def growth(res):
+    sizes = sorted(res['sizes'], key=int)
+    if len(sizes) < 2:
+        return ''
+    def per_host(which, n):
+        v = sorted(res['sizes'][n][which]['converge'])
+        return v[len(v) // 2] / int(n)
+    return ('**Growth with N** (converge, median wall seconds per host): role %s; baseline %s. The per-host cost '
+            'falls while the fixed start-up of the playbook is spread over more hosts, then stays flat: with '
+            'forks capped at %d on 2 cores the wall time grows linearly with N, and the role/baseline ratio '
+            '(table above) hardly moves with N.' % (
+                ', '.join('%.2f (N=%s)' % (per_host('role', n), n) for n in sizes),
+                ', '.join('%.2f (N=%s)' % (per_host('baseline', n), n) for n in sizes), res['forks_cap']))
+
+
 def setup_text(res):
     return (
         'The role (`bench/role.yml`: `lvs.dr.lvs_dr_realserver`, sysctl method, the lab\'s IPv4 VIP on lo, '
@@ -177,8 +192,8 @@ def setup_text(res):
         '(`bench/baseline.yml`: the guide\'s steps with built-in modules: two `ansible.posix.sysctl` '
         'tasks writing /etc/sysctl.d/arp.conf, one `ansible.builtin.shell` adding the VIP to lo if '
         'absent; its arptables/iptables steps skipped). The sysctl method is enough for the converge '
-        'comparison: every method runs the same number of role tasks, only the module arguments '
-        'differ. Both playbooks: `gather_facts: false`, podman connection, forks = min(N, %d) (2 cores: '
+        'comparison: for every method the role runs one protection task (or REDIRECT), one VIP task (sysctl, '
+        'arptables) and the clean-up of the other methods, so the task count barely changes. Both playbooks: `gather_facts: false`, podman connection, forks = min(N, %d) (2 cores: '
         'more forks only add contention), the same lab (`%s`, %d real servers; smaller N with `--limit` '
         'to its first N; %s repetition(s) for N <= %d, %s above). Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP '
         'settings, files and units of both removed), converge, no-change run; then the same for the '

@@ -88,8 +88,8 @@ def analysis(res):
     runs = res['runs']
     return (
         'Spread between methods: %.0f-%.0f requests/s (%.0f%%); between the two passes of the same method up '
-        'to %.0f%%. On this lab the bottleneck is not the real servers\' ARP or NAT handling but the '
-        'shared 2 CPUs (an inference: nothing here measures per-method CPU): most likely the UML director (every packet from the client crosses a UML guest, whose '
+        'to %.0f%%. Most likely (an inference: nothing here measures CPU per component) the bottleneck '
+        'on this lab is not the real servers\' ARP or NAT handling but the shared 2 CPUs: the UML director (every packet from the client crosses a UML guest, whose '
         'syscalls and page faults are slow) and the Python client itself. The per-packet cost the guide '
         'names for the REDIRECT methods (NAT + conntrack on the real server) is therefore below what this '
         'lab resolves; a difference smaller than the pass-to-pass spread is not a finding. Failed requests '
