@@ -54,15 +54,23 @@ def _strip_host_mask(address):
     return address[:-3] if address.endswith('/32') else address
 
 
-def parse_arptables_listing(text):
-    """Parse `arptables -L -n` into (chain_names, rules); a rule is a dict of its options."""
-    chains, rules, chain = [], [], None
+def _listing(text):
+    """(chain, words, is_header) for every line of `arptables -L -n` that says something."""
+    chain = None
     for line in text.splitlines():
         words = line.split()
         if not words:
             continue
         if words[0] == 'Chain':
             chain = words[1]
+        yield chain, words, words[0] == 'Chain'
+
+
+def parse_arptables_listing(text):
+    """Parse `arptables -L -n` into (chain_names, rules); a rule is a dict of its options."""
+    chains, rules = [], []
+    for chain, words, header in _listing(text):
+        if header:
             chains.append(chain)
             continue
         rule = {'chain': chain}
@@ -80,13 +88,8 @@ def listing_to_save(text):
     name (`--mangle-ip-s rs1`), which a restore at boot cannot be trusted to resolve.
     """
     lines, rules = ['*filter'], []
-    chain = None
-    for line in text.splitlines():
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == 'Chain':
-            chain = words[1]
+    for chain, words, header in _listing(text):
+        if header:
             policy = words[3].rstrip(')') if len(words) > 3 and words[2] == '(policy' else '-'
             lines.append(':%s %s' % (chain, policy))
         else:
