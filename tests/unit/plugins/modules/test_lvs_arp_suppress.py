@@ -14,6 +14,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
+from ansible_collections.lvs.dr.plugins.module_utils import _suppress
 from ansible_collections.lvs.dr.plugins.modules import lvs_arp_suppress as mod
 
 V4 = '198.51.100.100'
@@ -183,7 +184,7 @@ def test_sysctl_apply_then_idempotent(monkeypatch, capsys):
                             ('set', '%s/all/arp_ignore' % CONF, 2), ('set', '%s/all/arp_announce' % CONF, 2),
                             ('set', '%s/eth0/arp_ignore' % CONF, 2), ('set', '%s/eth0/arp_announce' % CONF, 2)]
     text = host.files[SYSCTL_FILE]
-    assert text.startswith(mod.MARKER + '\n')
+    assert text.startswith(_suppress.MARKER + '\n')
     assert text.endswith('# previous net.ipv4.conf.all.arp_ignore = 0\n'
                          '# previous net.ipv4.conf.all.arp_announce = 0\n'
                          '# previous net.ipv4.conf.eth0.arp_ignore = 0\n'
@@ -498,6 +499,6 @@ def test_missing_binary_is_named(monkeypatch, capsys, missing):
 
 
 def test_docs_agree_with_defaults():
-    assert os.path.basename(mod.SYSCTL_DEFAULTS['sysctl_file']) in mod.DOCUMENTATION
-    assert sorted(mod.METHOD_OPTIONS['sysctl'] + mod.METHOD_OPTIONS['arptables']) == [
+    assert os.path.basename(_suppress.SYSCTL_DEFAULTS['sysctl_file']) in mod.DOCUMENTATION
+    assert sorted(_suppress.METHOD_OPTIONS['sysctl'] + _suppress.METHOD_OPTIONS['arptables']) == [
         'arp_announce', 'arp_ignore', 'interface', 'interfaces', 'real_ip', 'sysctl_file', 'vip']

@@ -29,6 +29,7 @@ BINARIES = {
 }
 SAVE = {'/usr/sbin/iptables-save': 'ipv4', '/usr/sbin/ip6tables-save': 'ipv6'}
 TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
+CREATED = '/etc/lvs-dr/iptables-created'
 FOREIGN = ('-d', V4 + '/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'REDIRECT')
 
 
@@ -72,6 +73,10 @@ class FakeSystem(System):
         self.host.writes.append((path, content, mode))
         self.host.files[path] = content
 
+    def remove(self, path):
+        self.host.removes.append(path)
+        self.host.files.pop(path, None)
+
 
 class FakeHost(object):
     def __init__(self, markers=('/etc/debian_version',), binaries=None, firewalld=True):
@@ -81,7 +86,7 @@ class FakeHost(object):
         self.iptables = {'ipv4': [], 'ipv6': []}
         self.direct = {'runtime': [], 'permanent': []}
         self.files = {}
-        self.calls, self.reads, self.writes, self.data = [], [], [], []
+        self.calls, self.reads, self.writes, self.removes, self.data = [], [], [], [], []
         self.probe_rc = None
 
     def kernel(self, family):
@@ -199,7 +204,8 @@ def test_iptables_apply_then_idempotent(monkeypatch, capsys):
         + [['/usr/sbin/iptables-restore', '--test'], ['/usr/sbin/ip6tables-restore', '--test']])
     assert host.data == [host.dump('ipv4'), host.dump('ipv6')]
     assert [(path, mode) for path, dummy, mode in host.writes] == [
-        ('/etc/iptables/rules.v4', 0o640), ('/etc/iptables/rules.v6', 0o640)]
+        (CREATED, 0o644), ('/etc/iptables/rules.v4', 0o640), ('/etc/iptables/rules.v6', 0o640)]
+    assert host.files[CREATED] == '/etc/iptables/rules.v4\n/etc/iptables/rules.v6\n'
     assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
     assert result['rules'][0] == dict(family='ipv4', vip=V4, port=80, protocol='tcp',
                                       argv=ipt(IPT, '-A', V4, 80, 'tcp'))
@@ -237,11 +243,40 @@ def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
     assert again['changed'] is False and host.mutations() == [] and host.writes == []
 
 
+def test_iptables_absent_removes_the_files_it_created_once_empty(monkeypatch, capsys):
+    host = FakeHost()
+    host.files['/etc/iptables/rules.v6'] = host.dump('ipv6')  # the operator's, from before
+    run_module(host, monkeypatch, capsys, **QUARTET_V4_V6)
+    assert host.files[CREATED] == '/etc/iptables/rules.v4\n'
+
+    check = run_module(host, monkeypatch, capsys, check=True, state='absent')
+    assert check['actions'][-3:] == [
+        'remove /etc/iptables/rules.v4 (created by lvs_redirect, no rule left to save)',
+        'save the ipv6 rules to /etc/iptables/rules.v6',
+        'record the rules files lvs_redirect created in %s' % CREATED]
+    assert host.removes == [] and CREATED in host.files
+
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert host.removes == ['/etc/iptables/rules.v4', CREATED]
+    assert host.files == {'/etc/iptables/rules.v6': host.dump('ipv6')}
+    again = run_module(host, monkeypatch, capsys, state='absent')
+    assert again['changed'] is False
+
+
+def test_iptables_absent_keeps_a_created_file_that_holds_other_rules(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    host.iptables['ipv4'].append(FOREIGN)
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert host.removes == [] and host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    assert saved(FOREIGN) in host.files['/etc/iptables/rules.v4'] and CREATED in host.files
+
+
 def test_iptables_absent_on_a_clean_host_writes_nothing(monkeypatch, capsys):
     host = FakeHost()
     result = run_module(host, monkeypatch, capsys, state='absent', vip=[V4, V6], ports=[80], protocols=['tcp'])
     assert result['changed'] is False and host.mutations() == [] and host.writes == []
-    assert host.reads == ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6']
+    assert host.reads == [CREATED, '/etc/iptables/rules.v4', '/etc/iptables/rules.v6']
 
 
 def test_iptables_persist_file_drift_only_saves(monkeypatch, capsys):
@@ -274,7 +309,7 @@ def test_iptables_rhel_files(monkeypatch, capsys):
     result = run_module(host, monkeypatch, capsys, vip=[V4, V6], ports=[22])
     assert result['persist_files'] == ['/etc/sysconfig/iptables', '/etc/sysconfig/ip6tables']
     assert [(path, mode) for path, dummy, mode in host.writes] == [
-        ('/etc/sysconfig/iptables', 0o600), ('/etc/sysconfig/ip6tables', 0o600)]
+        (CREATED, 0o644), ('/etc/sysconfig/iptables', 0o600), ('/etc/sysconfig/ip6tables', 0o600)]
 
 
 def test_ipv4_only_needs_no_ip6tables(monkeypatch, capsys):
@@ -535,7 +570,8 @@ def test_iptables_neither_sees_nor_removes_firewalld_rules(monkeypatch, capsys):
     removed = run_module(host, monkeypatch, capsys, state='absent')
     assert host.mutations()[:2] == [ipt(IPT, '-D', V4, 80, 'tcp'), ipt(IP6T, '-D', V6, 80, 'tcp')]
     assert len(removed['removed']) == 4 and host.iptables == {'ipv4': [], 'ipv6': []}
-    assert host.direct == firewalld and saved(fwspec(V4, 80, 'tcp')) not in host.files['/etc/iptables/rules.v4']
+    # The files it created held nothing else (firewalld's rules are never saved there): removed.
+    assert host.direct == firewalld and host.removes == ['/etc/iptables/rules.v4', '/etc/iptables/rules.v6', CREATED]
 
 
 def test_firewalld_neither_sees_nor_removes_iptables_rules(monkeypatch, capsys):

@@ -13,6 +13,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.lvs.dr.plugins.module_utils import _vip
 from ansible_collections.lvs.dr.plugins.modules import lvs_vip
 
 BATCH = '/etc/lvs-dr/vips.batch'
@@ -477,8 +478,8 @@ class Module(object):
 @pytest.mark.parametrize('generators', [False, True], ids=['pyroute2-0.7', 'pyroute2-0.9'])
 def test_netlink_seam(monkeypatch, generators):
     ipr = FakeIPRoute(generators)
-    monkeypatch.setattr(lvs_vip, 'IPRoute', lambda: ipr, raising=False)
-    nl = lvs_vip.Netlink(Module())
+    monkeypatch.setattr(_vip, 'IPRoute', lambda: ipr, raising=False)
+    nl = _vip.Netlink(Module())
     assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
     assert nl.link_names() == {1: 'lo', 2: 'eth0'}
     assert nl.addresses() == [
@@ -503,7 +504,7 @@ def test_netlink_seam(monkeypatch, generators):
 @pytest.mark.parametrize('name, escaped', [('eth0', 'eth0'), ('eth0.100', 'eth0.100'), ('br-lan', 'br\\x2dlan'),
                                            ('.x@y', '\\x2ex\\x40y')])
 def test_unit_escape_matches_systemd_escape(name, escaped):
-    assert lvs_vip.unit_escape(name) == escaped
+    assert _vip.unit_escape(name) == escaped
 
 
 def test_runtime_only_request_for_a_persisted_vip_changes_nothing(host):

@@ -1,0 +1,381 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils is PRIVATE and should only be used by this collection.
+# Breaking changes can occur at any time.
+
+"""The engine of lvs_vip (and of lvs_realserver's VIP step): netlink, the records, the ARP gate."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+import os
+import string
+import traceback
+
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._arp import (
+    Arptables, effective_arp, read_arp_sysctls, unprotected_interfaces)
+from ansible_collections.lvs.dr.plugins.module_utils._units import Unit, UNIT_DIR
+
+PYROUTE2_IMPORT_ERROR = None
+try:
+    from pyroute2 import IPRoute
+except ImportError:
+    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+
+RUNTIME_RECORD = '/run/lvs-dr/vips'
+UNIT_SAFE = frozenset(string.ascii_letters + string.digits + '_.')
+UNIT_NAME = 'lvs-dr-vips.service'
+# The kernel refuses IPv4 labels longer than IFNAMSIZ - 1 or not starting with the device name.
+MAX_LABEL = 15
+RECORD_HEADER = ('# Managed by the lvs.dr Ansible collection (lvs_vip): the VIPs it owns, as ip -batch lines.\n'
+                 '# Changes here are overwritten.\n')
+# After ARP suppression (sysctl.d, RHEL's arptables.service, lvs_arp_suppress's restore unit), and
+# after the network managers start, since one taking over an interface may flush what it finds;
+# before network.target so services that bind the VIP find it. After the managers and before
+# network-pre.target at once would be a cycle (they are After=network-pre.target).
+UNIT_ORDERING = """\
+After=systemd-sysctl.service arptables.service lvs-dr-arptables.service
+After=networking.service NetworkManager.service systemd-networkd.service
+Before=network.target
+"""
+
+
+def label_for(interface):
+    label = interface + ':lvs'
+    return label if len(label) <= MAX_LABEL else None
+
+
+class Netlink(object):
+    """Every netlink call of the module, over one IPRoute socket opened per run."""
+
+    def __init__(self, module):
+        self.module = module
+        self.ipr = IPRoute()
+
+    def close(self):
+        self.ipr.close()
+
+    def link_names(self):
+        return dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in list(self.ipr.get_links()))
+
+    def link_index(self, name):
+        found = list(self.ipr.link_lookup(ifname=name))
+        return found[0] if found else None
+
+    def addresses(self):
+        """[{'index', 'address': ip_interface, 'label'}] of every interface."""
+        result = []
+        # pyroute2 0.9 returns generators where 0.7 returned lists.
+        for msg in list(self.ipr.get_addr()):
+            address = msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS')
+            result.append({'index': msg['index'], 'label': msg.get_attr('IFA_LABEL'),
+                           'address': ipaddress.ip_interface(u'%s/%d' % (address, msg['prefixlen']))})
+        return result
+
+    def _call(self, command, index, vip, **extra):
+        try:
+            self.ipr.addr(command, index=index, address=str(vip.ip), prefixlen=vip.network.prefixlen, **extra)
+        except Exception as e:  # pyroute2's NetlinkError; its module path differs between releases
+            self.module.fail_json(msg='netlink refused to %s %s: %s' % (command, vip, to_text(e)))
+
+    def add(self, index, vip, label=None):
+        extra = {'label': label} if label else {}
+        self._call('add', index, vip, **extra)
+
+    def delete(self, index, vip):
+        self._call('del', index, vip)
+
+
+def unit_escape(name):
+    """systemd-escape of one path component (an interface name may hold '-' or '@')."""
+    out = []
+    for i, byte in enumerate(bytearray(to_bytes(name))):
+        char = chr(byte)
+        out.append(char if char in UNIT_SAFE and not (i == 0 and char == '.') else '\\x%02x' % byte)
+    return ''.join(out)
+
+
+def record_line(interface, vip, label):
+    line = 'address replace %s dev %s' % (vip, interface)
+    return line + (' label %s' % label if label else '')
+
+
+def parse_record(text):
+    """{(interface, ip): line} of a record; lines that are not ours are dropped on rewrite."""
+    entries = {}
+    for line in (text or '').splitlines():
+        words = line.split()
+        if len(words) in (5, 7) and words[:2] == ['address', 'replace'] and words[3] == 'dev':
+            try:
+                vip = ipaddress.ip_interface(to_text(words[2]))
+            except ValueError:
+                continue
+            entries[(words[4], vip.ip)] = ' '.join(words)
+    return entries
+
+
+class VipRecords(object):
+    """What the module owns: the persistent ip -batch file (with its boot unit) and the runtime
+    record, both holding one `address replace` line per owned VIP, every interface in one file."""
+
+    def __init__(self, system, persist_file, ip_path):
+        self.system = system
+        self.paths = {'persist': persist_file, 'runtime': RUNTIME_RECORD}
+        self.before = dict((kind, parse_record(system.read(path))) for kind, path in self.paths.items())
+        self.after = dict((kind, dict(entries)) for kind, entries in self.before.items())
+        self.ip_path = ip_path
+        self.unit_path = os.path.join(UNIT_DIR, UNIT_NAME)
+
+    def owns(self, interface, ip):
+        return any((interface, ip) in entries for entries in self.before.values())
+
+    def record(self, interface, vip, label, persist):
+        key, line = (interface, vip.ip), record_line(interface, vip, label)
+        if persist:
+            self.after['persist'][key] = line
+            self.after['runtime'].pop(key, None)
+        elif self.after['persist'].get(key) != line:
+            self.after['runtime'][key] = line
+
+    def forget(self, interface, ip, persist):
+        for kind in ('persist', 'runtime') if persist else ('runtime',):
+            self.after[kind].pop((interface, ip), None)
+
+    def forget_all(self, interface, persist):
+        """Every line of interface (of any interface when None), live or not."""
+        for kind in ('persist', 'runtime') if persist else ('runtime',):
+            for key in [key for key in self.after[kind] if interface in (None, key[0])]:
+                del self.after[kind][key]
+
+    def unit(self):
+        interfaces = sorted(set(iface for iface, dummy in self.after['persist']) - set(['lo']))
+        devices = ' '.join('sys-subsystem-net-devices-%s.device' % unit_escape(i) for i in interfaces)
+        ordering = UNIT_ORDERING + ('Wants=%s\nAfter=%s\n' % (devices, devices) if devices else '')
+        return Unit(UNIT_NAME, 'lvs_vip', 'LVS-DR virtual IPs (lvs.dr)', self.paths['persist'], ordering,
+                    'ExecStart=%s -force -batch %s' % (self.ip_path, self.paths['persist']))
+
+    @staticmethod
+    def lines(entries):
+        return sorted(entries.values())
+
+    def state(self, which):
+        entries = getattr(self, which)
+        return dict((kind, self.lines(entries[kind])) for kind in ('persist', 'runtime'))
+
+    def plan(self, plan, persist):
+        """Add the record writes, and for persist the unit, in the order: files, then unit."""
+        for kind in ('runtime', 'persist') if persist else ('runtime',):
+            path = self.paths[kind]
+            lines = self.lines(self.after[kind])
+            if lines == self.lines(self.before[kind]) and (lines or not self.system.exists(path)):
+                continue
+            if lines:
+                plan.add('write %s' % path, self.system.write, path, RECORD_HEADER + '\n'.join(lines) + '\n')
+            else:
+                plan.add('remove %s' % path, self.system.remove, path)
+        if not persist:
+            return
+        unit = self.unit()
+        if self.after['persist'] and not unit.installed(self.system):
+            plan.add('install and enable %s' % UNIT_NAME, unit.install, self.system)
+        elif not self.after['persist'] and unit.present(self.system):
+            plan.add('disable and remove %s' % UNIT_NAME, unit.remove, self.system)
+
+    def persist_file_after(self, persist):
+        if persist:
+            return self.paths['persist'] if self.after['persist'] else None
+        return self.paths['persist'] if self.system.exists(self.paths['persist']) else None
+
+    def unit_after(self, persist):
+        installed = bool(self.after['persist']) if persist else self.system.exists(self.unit_path)
+        return UNIT_NAME if installed else None
+
+
+def describe_unprotected(vip, names, effective, interface):
+    parts = []
+    for name in names:
+        if name not in effective:
+            parts.append('%s (no such interface)' % name)
+        elif name == interface:
+            parts.append('%s (holds the VIP itself: only arptables DROP and mangle rules protect it)' % name)
+        else:
+            parts.append('%s (effective arp_ignore=%d, arp_announce=%d)'
+                         % (name, effective[name]['arp_ignore'], effective[name]['arp_announce']))
+    return ('ARP for VIP %s is not suppressed on %s: this host would answer ARP for it and take the '
+            'service from the director. Run lvs.dr.lvs_arp_suppress for this VIP first (arp_ignore 1 and '
+            'arp_announce 2, or arptables rules), or set require_arp_suppression: false.'
+            % (vip.ip, ', '.join(parts)))
+
+
+class VipEngine(object):
+    """lvs_vip's work on one host: validate(), then run(plan) -> (before, after, result).
+
+    protection_planned: an earlier step of the same check-mode run will have suppressed ARP
+    (lvs_realserver), so the gate's would-be refusals are not worth a warning."""
+
+    def __init__(self, module, system, netlink, params, protection_planned=False):
+        self.module = module
+        self.system = system
+        self.netlink = netlink
+        self.params = p = params
+        self.protection_planned = protection_planned
+        # No vip (state=absent): every VIP the module owns, on every interface unless one is named.
+        self.interface = p['interface'] or ('lo' if p['vip'] is not None else None)
+        self.state = p['state']
+        self.persist = p['persist']
+        self.label = label_for(self.interface) if self.interface else None
+        self.refusals = []
+        self.index = None
+
+    def validate(self):
+        """Everything that can be wrong with the request, before anything is read or changed."""
+        p = self.params
+        try:
+            self.vips = parse_vips(p['vip'], host_prefix_only=self.interface == 'lo') if p['vip'] is not None else None
+        except ValueError as e:
+            self.module.fail_json(msg=to_text(e))
+        if self.vips == []:
+            self.module.fail_json(msg='vip is empty: name at least one VIP.')
+        for name in (p['arp_interfaces'] or []) + ([self.interface] if self.interface else []):
+            index = self.netlink.link_index(name)
+            if index is None:
+                self.module.fail_json(msg='Interface %s does not exist on this host.' % name)
+        if self.interface:
+            self.index = index
+        ipv6 = [str(vip.ip) for vip in self.vips or [] if vip.version == 6]
+        if self.state == 'present' and self.interface != 'lo' and ipv6:
+            # Unlike the ARP gate this does not depend on an earlier task, so check mode refuses too.
+            text = ('IPv6 VIP %s on %s: neighbour discovery answers for it on that interface and nothing in '
+                    'lvs.dr suppresses that; put IPv6 VIPs on lo, or set require_arp_suppression: false.'
+                    % (', '.join(ipv6), self.interface))
+            if p['require_arp_suppression']:
+                self.module.fail_json(msg=text)
+            self.module.warn('require_arp_suppression is false, going ahead: ' + text)
+
+    def read(self):
+        self.records = VipRecords(self.system, self.params['persist_file'],
+                                  self.system.binary('ip', required=self.persist))
+        self.live = {}
+        self.elsewhere = {}
+        names = self.netlink.link_names() if self.interface is None else {self.index: self.interface}
+        # (index, interface, entry) of every owned address in scope: this interface, or every one.
+        self.owned_live = []
+        for entry in self.netlink.addresses():
+            if entry['index'] == self.index:
+                self.live[entry['address'].ip] = entry
+            else:
+                self.elsewhere.setdefault(entry['address'].ip, entry)
+            name = names.get(entry['index'])
+            if name is not None and self.owned(entry, name):
+                self.owned_live.append((entry['index'], name, entry))
+
+    def owned(self, entry, interface):
+        ip, label = entry['address'].ip, label_for(interface)
+        return ((ip.version == 4 and label is not None and entry['label'] == label)
+                or self.records.owns(interface, ip))
+
+    def arp_gate(self, adding):
+        """Interfaces unprotected per IPv4 VIP; refusals for the ones about to be added."""
+        if self.state != 'present':
+            return {}
+        ipv4 = [vip for vip in self.vips if vip.version == 4]
+        if not ipv4:
+            return {}
+        arp_interfaces = self.params['arp_interfaces']
+        arptables = Arptables(self.system, required=False)
+        effective = effective_arp(read_arp_sysctls(self.system))
+        result = {}
+        for vip in ipv4:
+            names = unprotected_interfaces(self.system, str(vip.ip), self.interface, arp_interfaces, arptables)
+            result[str(vip.ip)] = names
+            if names and vip in adding:
+                self.refusals.append(describe_unprotected(vip, names, effective, self.interface))
+            elif names:
+                self.module.warn('VIP %s is already present on %s but ARP for it is not suppressed on %s.'
+                                 % (vip, self.interface, ', '.join(names)))
+        return result
+
+    def apply_gate(self):
+        if not self.refusals:
+            return
+        if not self.params['require_arp_suppression']:
+            for text in self.refusals:
+                self.module.warn('require_arp_suppression is false, going ahead: ' + text)
+        elif self.module.check_mode:
+            for text in [] if self.protection_planned else self.refusals:
+                self.module.warn('Would be refused unless the suppression is in place when the play runs for '
+                                 'real: ' + text)
+        else:
+            self.module.fail_json(msg=' '.join(self.refusals))
+
+    def decide_all(self):
+        """state=absent without vip: every owned address in scope goes, and every record line of it."""
+        self.records.forget_all(self.interface, self.persist)
+        kept = sorted((key for key in self.records.after['persist'] if self.interface in (None, key[0])),
+                      key=lambda key: (key[0], key[1].version, key[1]))
+        if kept:
+            self.module.warn('%s stay in %s (persist is false) and come back at the next boot.'
+                             % (', '.join('%s on %s' % (ip, name) for name, ip in kept), self.records.paths['persist']))
+        return [(index, name, entry['address']) for index, name, entry in self.owned_live]
+
+    def run(self, plan):
+        self.read()
+        adding, removing, unowned = [], [], []
+        if self.vips is None:
+            removing = self.decide_all()
+        for vip in self.vips or []:
+            entry = self.live.get(vip.ip)
+            other = self.elsewhere.get(vip.ip)
+            if other is not None:
+                self.module.warn('VIP %s is also present on another interface (index %d), which this module '
+                                 'does not manage here.' % (other['address'], other['index']))
+            if entry is not None and not self.owned(entry, self.interface):
+                unowned.append(str(entry['address']))
+                self.module.warn('%s on %s was not added by lvs.dr.lvs_vip; leaving it alone%s.'
+                                 % (entry['address'], self.interface,
+                                    ' (not adopting it)' if self.state == 'present' else ' (not removing it)'))
+                continue
+            if self.state == 'present':
+                self.records.record(self.interface, vip, self.label if vip.version == 4 else None, self.persist)
+                if entry is not None and entry['address'] != vip:
+                    removing.append((self.index, self.interface, entry['address']))
+                if entry is None or entry['address'] != vip:
+                    adding.append(vip)
+            else:
+                self.records.forget(self.interface, vip.ip, self.persist)
+                if entry is not None:
+                    removing.append((self.index, self.interface, entry['address']))
+                    if not self.persist and (self.interface, vip.ip) in self.records.after['persist']:
+                        self.module.warn('%s stays in %s (persist is false) and comes back at the next boot.'
+                                         % (vip, self.records.paths['persist']))
+        arp_unprotected = self.arp_gate(adding)
+        self.apply_gate()
+
+        # Safety order: removals of live addresses first, then the records (a VIP is recorded before it
+        # appears and forgotten after it is gone, so an interrupted run never leaves an unowned VIP), then adds.
+        for index, name, address in removing:
+            plan.add('remove %s from %s' % (address, name), self.netlink.delete, index, address)
+        self.records.plan(plan, self.persist)
+        for vip in adding:
+            label = self.label if vip.version == 4 else None
+            plan.add('add %s to %s' % (vip, self.interface), self.netlink.add, self.index, vip, label)
+
+        before_vips = sorted(set(str(entry['address']) for dummy, dummy2, entry in self.owned_live))
+        removed = [str(address) for dummy, dummy2, address in removing]
+        after_vips = set(before_vips) - set(removed) | set(str(v) for v in adding)
+        after_vips = [str(a) for a in sorted((ipaddress.ip_interface(to_text(v)) for v in after_vips),
+                                             key=lambda i: (i.version, i.ip))]
+        before = dict(vips=before_vips, **self.records.state('before'))
+        after = dict(vips=after_vips, **self.records.state('after'))
+        return before, after, dict(interface=self.interface, vips=after_vips,
+                                   added=[str(v) for v in adding], removed=removed, unowned=unowned,
+                                   arp_unprotected=arp_unprotected,
+                                   persist_file=self.records.persist_file_after(self.persist),
+                                   unit=self.records.unit_after(self.persist))
