@@ -148,6 +148,12 @@ class VipRecords(object):
         for kind in ('persist', 'runtime') if persist else ('runtime',):
             self.after[kind].pop((interface, ip), None)
 
+    def forget_others(self, wanted, persist):
+        """Every line whose (interface, ip) is not in wanted."""
+        for kind in ('persist', 'runtime') if persist else ('runtime',):
+            for key in [key for key in self.after[kind] if key not in wanted]:
+                del self.after[kind][key]
+
     def forget_all(self, interface, persist):
         """Every line of interface (of any interface when None), live or not."""
         for kind in ('persist', 'runtime') if persist else ('runtime',):
@@ -264,7 +270,8 @@ class VipEngine(object):
                                   self.system.binary('ip', required=self.persist))
         self.live = {}
         self.elsewhere = {}
-        names = self.netlink.link_names() if self.interface is None else {self.index: self.interface}
+        exclusive = self.params.get('exclusive') and self.state == 'present'
+        names = self.netlink.link_names() if self.interface is None or exclusive else {self.index: self.interface}
         # (index, interface, entry) of every owned address in scope: this interface, or every one.
         self.owned_live = []
         for entry in self.netlink.addresses():
@@ -325,6 +332,13 @@ class VipEngine(object):
                              % (', '.join('%s on %s' % (ip, name) for name, ip in kept), self.records.paths['persist']))
         return [(index, name, entry['address']) for index, name, entry in self.owned_live]
 
+    def decide_others(self):
+        """exclusive: every owned VIP not asked for, on any interface, goes (a VIP dropped from the list)."""
+        wanted = set((self.interface, vip.ip) for vip in self.vips)
+        self.records.forget_others(wanted, self.persist)
+        return [(index, name, entry['address']) for index, name, entry in self.owned_live
+                if (name, entry['address'].ip) not in wanted]
+
     def run(self, plan):
         self.read()
         adding, removing, unowned = [], [], []
@@ -355,6 +369,8 @@ class VipEngine(object):
                     if not self.persist and (self.interface, vip.ip) in self.records.after['persist']:
                         self.module.warn('%s stays in %s (persist is false) and comes back at the next boot.'
                                          % (vip, self.records.paths['persist']))
+        if self.params.get('exclusive') and self.state == 'present':
+            removing.extend(self.decide_others())
         arp_unprotected = self.arp_gate(adding)
         self.apply_gate()
 

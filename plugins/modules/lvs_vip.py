@@ -86,6 +86,13 @@ options:
       - sysctl cannot protect a VIP held on the facing interface itself; only arptables rules do.
     type: list
     elements: str
+  exclusive:
+    description:
+      - With O(state=present), also remove every VIP the module owns that is not in O(vip), on any
+        interface, and its record lines; the list becomes the whole set, so a VIP dropped from the
+        inventory goes on the next run. Addresses the module does not own are never touched.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - lvs.dr.attributes
 attributes:
@@ -226,6 +233,7 @@ def main():
             persist_file=dict(type='path', default='/etc/lvs-dr/vips.batch'),
             require_arp_suppression=dict(type='bool', default=True),
             arp_interfaces=dict(type='list', elements='str'),
+            exclusive=dict(type='bool', default=False),
         ),
         required_if=[('state', 'present', ('vip',))],
         supports_check_mode=True,

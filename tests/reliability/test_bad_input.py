@@ -293,24 +293,13 @@ def _table():
 
 TABLE = _table()
 
-# Role bug (reported, not fixed here): tasks/present.yml applies the sysctl ARP suppression
-# (live net.ipv4.conf.all.arp_ignore=1/arp_announce=2 and /etc/sysctl.d/90-lvs-dr-arp.conf)
-# before lvs_vip validates the VIP list and the VIP interface, so these inputs fail with the
-# right message but leave the host changed. Strict: a fix turns them into XPASS failures.
-ROLE_VALIDATES_LATE = ('role-sysctl-bad-vip', 'role-sysctl-wide-vip', 'role-sysctl-vip-interface-metachar')
-
-
-def _params():
-    marks = pytest.mark.xfail(strict=True, reason='lvs_dr_realserver changes ARP sysctls before validating the VIPs')
-    return [pytest.param(*c, id=c[1], marks=marks if c[1] in ROLE_VALIDATES_LATE else ()) for c in TABLE]
-
 
 def test_table_is_large_enough():
     assert len(TABLE) >= 30
     assert len(set(c[1] for c in TABLE)) == len(TABLE), 'case ids must be unique'
 
 
-@pytest.mark.parametrize('host,case_id,phrase', _params())
+@pytest.mark.parametrize('host,case_id,phrase', [pytest.param(*c, id=c[1]) for c in TABLE])
 def test_case_fails_clearly_and_changes_nothing(outcome, host, case_id, phrase):
     data = outcome['data'][host]
     result = data['results'][case_id]

@@ -48,37 +48,7 @@ def test_realserver_removal_restores_the_snapshot(lab, method):
     assert snapshot.diff(before, converged), 'converge with %s changed nothing the snapshot sees' % method
     converge(lab, 'rs1', 'lvs_dr_realserver_method=' + method, 'lvs_dr_realserver_state=absent')
     after = snapshot.take(lab, 'rs1')
-    leftover = empty_saved_rules(before, after)
-    snapshot.assert_same(before, leftover['rest'], 'after converge (%s) and removal' % method)
-    if leftover['files']:
-        pytest.xfail(SAVED_RULES_BUG + ' Left: %s' % ', '.join(leftover['files']))
-
-
-# lvs_redirect bug (reported, not fixed here): with backend=iptables, persist=true, state=absent
-# saves the live iptables-save dump over /etc/iptables/rules.v4 and rules.v6 (SavedRulesLayer._save)
-# instead of removing the files it created, so a host that had no saved rules keeps two files
-# (0640) holding empty tables.
-SAVED_RULES_BUG = ('lvs_redirect state=absent rewrites /etc/iptables/rules.v4/v6 it created '
-                   '(now without rules) instead of removing them.')
-
-
-def empty_saved_rules(before, after):
-    """Saved-rules files that appeared and hold no rule at all (the known leftover), and the
-    `after` snapshot without them; anything else in them stays and fails the comparison."""
-    rest, files = dict(after), []
-    contents = after.get('file_contents', '').split('\n')
-    for path in ('/etc/iptables/rules.v4', '/etc/iptables/rules.v6'):
-        header = '# %s (rules)' % path
-        if header in before.get('file_contents', '') or header not in contents:
-            continue
-        i = contents.index(header)
-        if i + 1 < len(contents) and not contents[i + 1].startswith('# '):
-            continue  # it holds rules: not the known leftover
-        files.append(path)
-        contents.pop(i)
-        rest['files'] = '\n'.join(l for l in rest['files'].split('\n') if not l.startswith(path + ' '))
-    rest['file_contents'] = '\n'.join(contents)
-    return {'rest': rest, 'files': files}
+    snapshot.assert_same(before, after, 'after converge (%s) and removal' % method)
 
 
 def test_director_removal_restores_the_snapshot(lab):

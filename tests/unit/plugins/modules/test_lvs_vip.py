@@ -579,3 +579,22 @@ def test_absent_without_vip_on_a_host_that_never_had_any(host):
     for check in (True, False):
         result = run({'state': 'absent'}, check=check)
         assert result['changed'] is False and h.mutations() == [] and result['removed'] == []
+
+
+def test_exclusive_removes_owned_vips_no_longer_listed(host):
+    h = host['host']
+    run(BOTH)
+    h.add_address(1, '198.51.100.7/32')  # not the module's: stays
+    h.calls[:] = []
+    args = {'vip': ['198.51.100.100'], 'exclusive': True}
+    check = run(args, check=True)
+    assert check['changed'] is True and h.mutations() == []
+    result = run(args)
+    assert result['removed'] == ['2001:db8:0:1::100/128']
+    assert h.mutations()[0] == ('delete', 1, '2001:db8:0:1::100/128')
+    assert h.live() == ['198.51.100.100/32', '198.51.100.7/32']
+    assert h.files[BATCH].splitlines()[2:] == [V4]
+    assert run(args)['changed'] is False
+    # Without exclusive a shorter list leaves the others alone.
+    assert run({'vip': ['2001:db8:0:1::100']})['added'] == ['2001:db8:0:1::100/128']
+    assert run({'vip': ['198.51.100.100']})['changed'] is False

@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: lvs_realserver
+short_description: Converge an LVS-DR real server in one call, in the safety order
+version_added: 0.1.0
+description:
+  - The whole real-server state of one of the guide's four methods in a single module call. It does the work of
+    M(lvs.dr.lvs_arp_suppress), M(lvs.dr.lvs_redirect) and M(lvs.dr.lvs_vip) with the same code (their engines
+    in the collection's private module_utils), one step after the other on the host. The role
+    C(lvs.dr.lvs_dr_realserver) runs it; one call per host instead of five or six keeps a converge of a large
+    fleet short (see the collection's docs/performance.md).
+  - Every input is validated before the first change (addresses and their sizes, families, ports, interfaces, the
+    arptables binary and real IP), so bad input fails with nothing changed on the host.
+  - O(state=present) runs, in this order, the ARP protection of O(method) (V(sysctl) or V(arptables)) or its
+    REDIRECT rules (V(iptables) or V(firewalld), one step per protocol); the VIPs (V(sysctl) and V(arptables) only),
+    exclusively (a VIP the collection owns that is no longer in O(vip) goes); then the residue of every other method,
+    VIPs first, then REDIRECT rules, arptables rules and sysctl values, each removed only where the collection
+    recorded it. A host never holds a VIP it would answer ARP for, not even between two steps.
+  - O(state=absent) removes everything the collection owns on the host, whatever O(method), O(vip) and O(services)
+    are. The VIPs go first, then the REDIRECT rules of both backends, the arptables rules and the sysctl values
+    (restored to what they were before, where the live value is still the collection's).
+  - Each step reports what it did in RV(steps); RV(actions) lists every change in the order it was (or, in check
+    mode, would be) applied.
+author: lvs.dr contributors (@lvs-dr)
+options:
+  state:
+    description: V(present) makes the host a real server with O(method); V(absent) removes all the collection set.
+    type: str
+    choices: [present, absent]
+    default: present
+  method:
+    description:
+      - How the host accepts traffic for the VIPs without answering ARP for them (the guide's four methods).
+      - V(sysctl) holds the VIPs on O(vip_interface) and sets C(arp_ignore)/C(arp_announce) (see
+        M(lvs.dr.lvs_arp_suppress)); V(arptables) holds them and drops and mangles ARP for them; V(iptables) and
+        V(firewalld) hold no VIP and redirect the VIPs' traffic to the host with a C(nat) REDIRECT rule per VIP,
+        port and protocol (see M(lvs.dr.lvs_redirect)).
+    type: str
+    choices: [sysctl, arptables, iptables, firewalld]
+    default: sysctl
+  vip:
+    description:
+      - The virtual IPs, IPv4 and IPv6, as an address or with a host prefix (C(/32), C(/128); another prefix is
+        accepted on an O(vip_interface) other than C(lo)). IPv6 VIPs need no ARP suppression.
+      - Required with O(state=present); an empty list removes every VIP the collection holds.
+    type: list
+    elements: str
+  services:
+    description:
+      - The ports and protocols the VIPs serve; the REDIRECT methods need one rule per VIP, port and protocol.
+      - Required with O(state=present) and O(method=iptables) or O(method=firewalld).
+    type: list
+    elements: dict
+    suboptions:
+      port:
+        description: TCP or UDP port, 1 to 65535.
+        type: int
+        required: true
+      protocol:
+        description: The protocol.
+        type: str
+        choices: [tcp, udp]
+        default: tcp
+  vip_interface:
+    description:
+      - Where the VIPs go for O(method=sysctl) and O(method=arptables).
+      - sysctl cannot protect a VIP held on the interface facing the director, so with O(method=sysctl) an IPv4 VIP
+        must be on C(lo).
+    type: str
+    default: lo
+  sysctl_interfaces:
+    description: O(method=sysctl), the scope of C(arp_ignore)/C(arp_announce) (C(all) and/or interface names).
+    type: list
+    elements: str
+    default: [all]
+  arp_ignore:
+    description: O(method=sysctl), the C(arp_ignore) value.
+    type: int
+    choices: [1, 2, 3, 8]
+    default: 1
+  arp_announce:
+    description: O(method=sysctl), the C(arp_announce) value.
+    type: int
+    choices: [1, 2]
+    default: 2
+  interface:
+    description:
+      - O(method=arptables), the interface facing the director, whose primary address becomes the ARP source
+        address in place of a VIP. Default the interface of the IPv4 default route.
+    type: str
+  real_ip:
+    description: O(method=arptables), that address given directly (mutually exclusive with O(interface)).
+    type: str
+  persist:
+    description:
+      - Make every change survive a reboot (sysctl.d file, saved arptables and iptables rules, firewalld's
+        permanent configuration, the boot unit that brings the VIPs back), as the three modules describe.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - lvs.dr.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The steps are predicted one after the other without changing anything, so a later step reads the host as it
+        is, not as an earlier step would leave it (on a fresh host the VIP step also predicts its changes).
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+  platform:
+    platforms: linux
+requirements:
+  - pyroute2 (Python library on the managed host), and C(ip) with O(persist=true).
+  - C(arptables) with O(method=arptables); C(iptables)/C(ip6tables) (and their -save/-restore tools with
+    O(persist=true)) with O(method=iptables); a running firewalld with O(method=firewalld).
+notes:
+  - The module installs no packages and starts no services; the role does (firewalld for O(method=firewalld)) and
+    also opens the VIPs' services in the firewalld zone.
+seealso:
+  - module: lvs.dr.lvs_vip
+  - module: lvs.dr.lvs_arp_suppress
+  - module: lvs.dr.lvs_redirect
+'''
+
+EXAMPLES = r'''
+- name: A real server with the VIP on lo and arp_ignore/arp_announce
+  lvs.dr.lvs_realserver:
+    method: sysctl
+    vip: [198.51.100.100, 2001:db8::100]
+
+- name: The same host switched to REDIRECT rules (the VIP and the sysctl values go)
+  lvs.dr.lvs_realserver:
+    method: iptables
+    vip: [198.51.100.100]
+    services:
+      - port: 80
+      - port: 53
+        protocol: udp
+
+- name: Take the host out of LVS-DR entirely
+  lvs.dr.lvs_realserver:
+    state: absent
+'''
+
+RETURN = r'''
+actions:
+  description: Every change, in the order it was (or would be, in check mode) applied, over all steps.
+  returned: always
+  type: list
+  elements: str
+  sample: [set /proc/sys/net/ipv4/conf/all/arp_ignore to 1, add 198.51.100.100/32 to lo]
+steps:
+  description:
+    - One entry per step in the order run. C(step) names it (C(sysctl), C(arptables), C(redirect iptables tcp),
+      C(vip), or C(remove ...) for the residue of another method); C(changed) and C(actions) are the step's; the
+      other keys are those the step's module returns (see M(lvs.dr.lvs_vip), M(lvs.dr.lvs_arp_suppress) and
+      M(lvs.dr.lvs_redirect)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - step: sysctl
+      changed: false
+      actions: []
+      effective: {all: {arp_ignore: 1, arp_announce: 2}}
+    - step: vip
+      changed: true
+      actions: [add 198.51.100.100/32 to lo]
+      vips: [198.51.100.100/32]
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.lvs.dr.plugins.module_utils._addresses import check_port, parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._redirect import RedirectEngine
+from ansible_collections.lvs.dr.plugins.module_utils._suppress import SYSCTL_DEFAULTS, ArptablesEngine, SysctlEngine
+from ansible_collections.lvs.dr.plugins.module_utils._system import System
+from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_IMPORT_ERROR, Netlink, VipEngine
+
+REDIRECT = ('iptables', 'firewalld')
+HOLDERS = ('sysctl', 'arptables')
+VIP_FILE = '/etc/lvs-dr/vips.batch'
+
+
+def steps(module, system, netlink, vips):
+    """(name, engine) in the safety order: protection or REDIRECT, VIPs, then what other methods left.
+    The removal steps take everything the collection owns, in the runtime and the persistent layers."""
+    p = module.params
+    method = p['method'] if p['state'] == 'present' else None
+    vips4 = [str(vip) for vip in vips if vip.version == 4]
+    vips = [str(vip) for vip in vips]
+    persist = p['persist']
+    result = []
+    if method == 'sysctl':
+        result.append(('sysctl', SysctlEngine(module, system, dict(
+            state='present', persist=persist, interfaces=p['sysctl_interfaces'], arp_ignore=p['arp_ignore'],
+            arp_announce=p['arp_announce'], sysctl_file=SYSCTL_DEFAULTS['sysctl_file']))))
+    if method == 'arptables' and vips4:
+        result.append(('arptables', ArptablesEngine(module, system, dict(
+            state='present', persist=persist, vip=vips4, real_ip=p['real_ip'], interface=p['interface']))))
+    if method in REDIRECT:
+        for protocol in sorted(set(service['protocol'] for service in p['services'])):
+            ports = [service['port'] for service in p['services'] if service['protocol'] == protocol]
+            result.append(('redirect %s %s' % (method, protocol), RedirectEngine(module, system, dict(
+                backend=method, state='present', persist=persist, vip=vips, ports=ports, protocols=[protocol]))))
+    vip_params = dict(persist_file=VIP_FILE, require_arp_suppression=True, arp_interfaces=None)
+    if method in HOLDERS and vips:
+        # In check mode the protection step above has not really happened: its gate would only warn.
+        planned = module.check_mode and bool(result)
+        result.append(('vip', VipEngine(module, system, netlink, dict(
+            vip_params, state='present', persist=persist, vip=vips, interface=p['vip_interface'], exclusive=True),
+            protection_planned=planned)))
+    else:
+        result.append(('remove vips', VipEngine(module, system, netlink, dict(
+            vip_params, state='absent', persist=True, vip=None, interface=None))))
+    for backend in REDIRECT:
+        if backend != method:
+            result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
+                backend=backend, state='absent', persist=True, vip=None, ports=None, protocols=None))))
+    absent = dict(SYSCTL_DEFAULTS, state='absent', persist=True, vip=None, real_ip=None, interface=None)
+    if method != 'arptables':
+        result.append(('remove arptables', ArptablesEngine(module, system, absent)))
+    if method != 'sysctl':
+        result.append(('remove sysctl', SysctlEngine(module, system, absent)))
+    return result
+
+
+def validate(module):
+    """What the argument spec cannot say, before any step reads the host; the parsed VIPs."""
+    p = module.params
+    if p['state'] != 'present':
+        return []
+    try:
+        vips = parse_vips(p['vip'], host_prefix_only=p['method'] in HOLDERS and p['vip_interface'] == 'lo')
+        for service in p['services'] or []:
+            check_port(service['port'])
+    except ValueError as e:
+        module.fail_json(msg=to_text(e))
+    if p['method'] in REDIRECT and not p['services']:
+        module.fail_json(msg='method is %s: services must name at least one port (a REDIRECT rule per VIP, port and '
+                             'protocol).' % p['method'])
+    return vips
+
+
+def refuse_sysctl_off_lo(module, vips):
+    """After the steps validated the interfaces, so a missing one is named as such."""
+    p = module.params
+    if p['state'] == 'present' and p['method'] == 'sysctl' and p['vip_interface'] != 'lo' and any(vip.version == 4 for vip in vips):
+        module.fail_json(msg='method is sysctl but vip_interface is %s: arp_ignore/arp_announce do not keep a host '
+                             'from answering ARP for an address on the interface that receives the request; hold the '
+                             'VIPs on lo, or use method arptables.' % p['vip_interface'])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            method=dict(type='str', choices=['sysctl', 'arptables', 'iptables', 'firewalld'], default='sysctl'),
+            vip=dict(type='list', elements='str'),
+            services=dict(type='list', elements='dict', options=dict(
+                port=dict(type='int', required=True),
+                protocol=dict(type='str', choices=['tcp', 'udp'], default='tcp'),
+            )),
+            vip_interface=dict(type='str', default='lo'),
+            sysctl_interfaces=dict(type='list', elements='str', default=['all']),
+            arp_ignore=dict(type='int', choices=[1, 2, 3, 8], default=1),
+            arp_announce=dict(type='int', choices=[1, 2], default=2),
+            interface=dict(type='str'),
+            real_ip=dict(type='str'),
+            persist=dict(type='bool', default=True),
+        ),
+        required_if=[('state', 'present', ('vip',))],
+        mutually_exclusive=[('interface', 'real_ip')],
+        supports_check_mode=True,
+    )
+    if PYROUTE2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    vips = validate(module)
+    system = System(module)
+    netlink = Netlink(module)
+    try:
+        todo = steps(module, system, netlink, vips)
+        for dummy, engine in todo:
+            engine.validate()
+        refuse_sysctl_off_lo(module, vips)
+        done, before, after, actions = [], {}, {}, []
+        for name, engine in todo:
+            plan = Plan(module)
+            before[name], after[name], result = engine.run(plan)
+            plan.execute()
+            done.append(dict(result, step=name, changed=plan.changed, actions=plan.actions))
+            actions.extend(plan.actions)
+    finally:
+        netlink.close()
+    result = dict(changed=bool(actions), actions=actions, steps=done)
+    if module._diff:
+        result['diff'] = dict(before=before, after=after)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
