@@ -32,6 +32,7 @@ IPTABLES_PERSIST = (
     ('/etc/redhat-release', {'ipv4': '/etc/sysconfig/iptables', 'ipv6': '/etc/sysconfig/ip6tables'}, 0o600),
 )
 FIREWALLD_DIRECT_FILE = '/etc/firewalld/direct.xml'
+FIREWALLD_ENABLED = '/etc/systemd/system/multi-user.target.wants/firewalld.service'
 # The rules files the iptables backend created (absent before its first save), one path a line.
 CREATED_RECORD = '/etc/lvs-dr/iptables-created'
 IPTABLES_TOOLS = {
@@ -293,7 +294,25 @@ def iptables_layers(system, families, persist, present):
             for tool in IPTABLES_TOOLS[family][1:]:
                 system.binary(tool)
         layers.append(SavedRulesLayer(system, files, mode))
+        if present and system.exists(FIREWALLD_ENABLED):
+            system.module.warn('firewalld is enabled: when it starts at boot it resets the iptables rules, so the '
+                               'saved REDIRECT rules will not be in force after a reboot. Disable firewalld '
+                               '(systemctl disable --now firewalld) or use backend firewalld.')
     return layers, families
+
+
+def firewalld_rules_may_exist(system, persist):
+    """For state=absent, whether a rule of the firewalld backend can exist, found without
+    firewall-cmd (a Python program: about half a second per call): its runtime direct rules are
+    iptables rules in the kernel, its permanent ones are in direct.xml, both with their comment."""
+    comment = COMMENTS['firewalld']
+    if persist and comment in (system.read(FIREWALLD_DIRECT_FILE) or ''):
+        return True
+    for family in sorted(IPTABLES_TOOLS):
+        tool = system.binary(IPTABLES_TOOLS[family][0], required=False)
+        if tool is not None and comment in system.run([tool, '-t', 'nat', '-S', 'PREROUTING'], check=False)[1]:
+            return True
+    return False
 
 
 def firewalld_layers(system, persist, present):
@@ -301,7 +320,7 @@ def firewalld_layers(system, persist, present):
     was never installed); only the permanent one, through firewall-offline-cmd, while firewalld is
     stopped (its runtime rules died with it)."""
     firewall_cmd = system.binary('firewall-cmd', required=present)
-    if firewall_cmd is None:
+    if firewall_cmd is None or not (present or firewalld_rules_may_exist(system, persist)):
         return []
     rc, out, err = system.run([firewall_cmd, '--state'], check=False)
     running = rc == 0

@@ -123,6 +123,9 @@ requirements:
   - C(firewall-cmd) and a running firewalld with O(backend=firewalld); C(firewall-offline-cmd)
     (shipped with firewalld) for O(state=absent) with O(persist=true) while firewalld is stopped.
 notes:
+  - With O(backend=iptables) and O(persist=true) the module warns when firewalld is enabled, since firewalld resets the
+    iptables rules when it starts at boot, so the saved REDIRECT rules would not be in force after a reboot (a
+    host switched from the firewalld method to iptables keeps firewalld enabled until the operator disables it).
   - The module installs no packages and enables no services. For O(backend=iptables) with
     O(persist=true), install and enable the package that restores the rules file at boot
     (C(iptables-persistent) on Debian/Ubuntu, C(iptables-services) on RHEL) beforehand, in

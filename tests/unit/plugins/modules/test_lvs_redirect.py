@@ -30,6 +30,7 @@ BINARIES = {
 SAVE = {'/usr/sbin/iptables-save': 'ipv4', '/usr/sbin/ip6tables-save': 'ipv6'}
 TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
 CREATED = '/etc/lvs-dr/iptables-created'
+DIRECT_XML = '/etc/firewalld/direct.xml'
 FOREIGN = ('-d', V4 + '/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'REDIRECT')
 
 
@@ -64,6 +65,11 @@ class FakeSystem(System):
 
     def read(self, path):
         self.host.reads.append(path)
+        if path == DIRECT_XML and self.host.direct['permanent']:
+            # firewalld's permanent direct rules, as direct.xml holds them (one <rule> per line).
+            return '<?xml version="1.0" encoding="utf-8"?>\n<direct>\n%s</direct>\n' % ''.join(
+                '  <rule ipv="%s" table="nat" chain="PREROUTING" priority="0">%s</rule>\n'
+                % (rule[0], ' '.join(rule[1:])) for rule in self.host.direct['permanent'])
         return self.host.files.get(path)
 
     def exists(self, path):
@@ -270,6 +276,14 @@ def test_iptables_absent_keeps_a_created_file_that_holds_other_rules(monkeypatch
     run_module(host, monkeypatch, capsys, state='absent')
     assert host.removes == [] and host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
     assert saved(FOREIGN) in host.files['/etc/iptables/rules.v4'] and CREATED in host.files
+
+
+def test_iptables_warns_when_firewalld_would_reset_the_rules_at_boot(monkeypatch, capsys):
+    # Warnings of earlier runs in this process stay with the next result: the quiet case first.
+    assert 'firewalld is enabled' not in str(run_module(FakeHost(), monkeypatch, capsys, vip=[V4], ports=[80]))
+    host = FakeHost(markers=('/etc/debian_version', '/etc/systemd/system/multi-user.target.wants/firewalld.service'))
+    result = run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    assert 'firewalld is enabled' in str(result['warnings'])
 
 
 def test_iptables_absent_on_a_clean_host_writes_nothing(monkeypatch, capsys):
@@ -517,7 +531,19 @@ def test_firewalld_stopped_absent_cleans_the_permanent_layer_offline(monkeypatch
 def test_firewalld_stopped_absent_runtime_only_is_a_no_op(monkeypatch, capsys):
     host = FakeHost(firewalld=False)
     result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent', persist=False)
-    assert result['changed'] is False and host.calls == [[FWCMD, '--state']]
+    # No firewalld rule in the kernel: firewall-cmd is not even started.
+    assert result['changed'] is False and host.calls == [[IPT, '-t', 'nat', '-S', 'PREROUTING'],
+                                                         [IP6T, '-t', 'nat', '-S', 'PREROUTING']]
+
+
+def test_firewalld_absent_asks_firewalld_only_where_its_rules_can_be(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, backend='firewalld', **FW_ARGS)
+    host.direct['runtime'] = []  # left in direct.xml only
+    result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert result['changed'] is True and host.direct['permanent'] == []
+    result = run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
+    assert result['changed'] is False and FWCMD not in [argv[0] for argv in host.calls]
 
 
 def test_firewalld_absent_without_firewall_cmd_is_a_no_op(monkeypatch, capsys):
