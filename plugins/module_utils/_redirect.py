@@ -357,7 +357,8 @@ class Request(object):
     """The validated request: the exact rule set, or (state=absent with vip, ports or protocols
     omitted) a filter over the rules the module finds; ValueError names the bad input."""
 
-    def __init__(self, params):
+    def __init__(self, params, keep=()):
+        self.keep = frozenset(keep)
         for option in ('vip', 'ports', 'protocols'):
             if params[option] == []:
                 raise ValueError('%s must name at least one value.' % option)
@@ -382,18 +383,22 @@ class Request(object):
     def matches(self, rule):
         return ((self.vips is None or rule.ip in [iface.ip for iface in self.vips])
                 and (self.ports is None or rule.port in self.ports)
-                and (self.protocols is None or rule.protocol in self.protocols))
+                and (self.protocols is None or rule.protocol in self.protocols)
+                and rule.key not in self.keep)
 
 
 class RedirectEngine(object):
-    """lvs_redirect's work on one host: validate(), then run(plan) -> (before, after, result)."""
+    """lvs_redirect's work on one host: validate(), then run(plan) -> (before, after, result).
 
-    def __init__(self, module, system, params):
-        self.module, self.system, self.params = module, system, params
+    keep: Rule keys a state=absent request without vip, ports or protocols leaves alone (the rules
+    lvs_realserver's earlier steps want)."""
+
+    def __init__(self, module, system, params, keep=()):
+        self.module, self.system, self.params, self.keep = module, system, params, keep
 
     def validate(self):
         try:
-            self.request = Request(self.params)
+            self.request = Request(self.params, self.keep)
         except ValueError as e:
             self.module.fail_json(msg=str(e))
 

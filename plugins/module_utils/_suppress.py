@@ -118,15 +118,17 @@ class SysctlEngine(object):
         self.module, self.system, self.params = module, system, params
 
     def validate(self):
-        self.live = read_arp_sysctls(self.system)
         if self.params['state'] == 'present':
-            missing = [n for n in self.params['interfaces'] if n not in self.live]
+            live = read_arp_sysctls(self.system)
+            missing = [n for n in self.params['interfaces'] if n not in live]
             if missing:
                 self.module.fail_json(msg='interfaces: %s does not exist (no %s/<name>/arp_ignore); give all and/or '
                                           'existing interface names.' % (', '.join(missing), CONF_DIR))
 
     def run(self, plan):
-        module, system, params, live = self.module, self.system, self.params, self.live
+        module, system, params = self.module, self.system, self.params
+        # Read again: an earlier step of the same lvs_realserver call may have changed it.
+        live = read_arp_sysctls(system)
         present = params['state'] == 'present'
         file_path = params['sysctl_file']
         run_path = os.path.join(RUN_DIR, os.path.basename(file_path))
@@ -317,10 +319,13 @@ class Persistence(object):
 
 
 class ArptablesEngine(object):
-    """Method arptables: validate(), then run(plan) -> (before, after, result)."""
+    """Method arptables: validate(), then run(plan) -> (before, after, result).
 
-    def __init__(self, module, system, params):
-        self.module, self.system, self.params = module, system, params
+    keep: VIPs whose rules a state=absent request without vip leaves alone (the VIPs
+    lvs_realserver's earlier steps hold)."""
+
+    def __init__(self, module, system, params, keep=()):
+        self.module, self.system, self.params, self.keep = module, system, params, keep
 
     def validate(self):
         params, present = self.params, self.params['state'] == 'present'
@@ -338,6 +343,8 @@ class ArptablesEngine(object):
         module, system, params = self.module, self.system, self.params
         arptables, vips, real_ip = self.arptables, self.vips, self.real_ip
         present = params['state'] == 'present'
+        if arptables.present:
+            arptables.refresh()  # an earlier step of the same lvs_realserver call may have changed it
 
         paths = [os.path.join(d, OWNED_RULES) for d in (ETC_DIR, RUN_DIR)]
         texts, record = {}, dict(rules=[], enabled=False)
@@ -355,7 +362,7 @@ class ArptablesEngine(object):
         # A recorded rule no longer in force (reboot without persistence) is nobody's to delete.
         owned = [r for r in record['rules'] if r in table]
         if vips is None:
-            vips = sorted(set(r.get('-d') or r.get('-s') for r in owned), key=ipaddress.IPv4Address)
+            vips = sorted(set(r.get('-d') or r.get('-s') for r in owned) - set(self.keep), key=ipaddress.IPv4Address)
 
         def change(verb, rule):
             plan.add('%s arptables rule %s' % (verb, ' '.join(rule_argv(rule)[1:])), system.run,

@@ -20,10 +20,13 @@ description:
   - Every input is validated before the first change (addresses and their sizes, families, ports, interfaces, the
     arptables binary and real IP), so bad input fails with nothing changed on the host.
   - O(state=present) runs, in this order, the ARP protection of O(method) (V(sysctl) or V(arptables)) or its
-    REDIRECT rules (V(iptables) or V(firewalld), one step per protocol); the VIPs (V(sysctl) and V(arptables) only),
-    exclusively (a VIP the collection owns that is no longer in O(vip) goes); then the residue of every other method,
-    VIPs first, then REDIRECT rules, arptables rules and sysctl values, each removed only where the collection
-    recorded it. A host never holds a VIP it would answer ARP for, not even between two steps.
+    REDIRECT rules (V(iptables) or V(firewalld), one step per protocol); the VIPs (V(sysctl) and V(arptables) only);
+    then the removal of what is no longer wanted, VIPs first, then REDIRECT rules, arptables rules and sysctl
+    values. A host never holds a VIP it would answer ARP for, not even between two steps.
+  - O(vip) and O(services) are the whole set. What the collection owns beyond them goes, each thing only where the
+    collection recorded or marked it as its own (see the three modules) - every part of another method, a VIP
+    dropped from O(vip), the REDIRECT rules of a VIP or service no longer listed, the arptables rules of a VIP no
+    longer listed.
   - O(state=absent) removes everything the collection owns on the host, whatever O(method), O(vip) and O(services)
     are. The VIPs go first, then the REDIRECT rules of both backends, the arptables rules and the sysctl values
     (restored to what they were before, where the live value is still the collection's).
@@ -200,6 +203,11 @@ def steps(module, system, netlink, vips):
     p = module.params
     method = p['method'] if p['state'] == 'present' else None
     vips4 = [str(vip) for vip in vips if vip.version == 4]
+    # What the present steps want, so the removal steps leave it: rules of VIPs and services no
+    # longer listed go, the others stay.
+    keep_rules = [(vip.version, vip.ip, service['port'], service['protocol'])
+                  for vip in vips for service in p['services'] or []]
+    keep_arp = [str(vip.ip) for vip in vips if vip.version == 4] if method == 'arptables' else []
     vips = [str(vip) for vip in vips]
     persist = p['persist']
     result = []
@@ -226,12 +234,11 @@ def steps(module, system, netlink, vips):
         result.append(('remove vips', VipEngine(module, system, netlink, dict(
             vip_params, state='absent', persist=True, vip=None, interface=None))))
     for backend in REDIRECT:
-        if backend != method:
-            result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
-                backend=backend, state='absent', persist=True, vip=None, ports=None, protocols=None))))
+        result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
+            backend=backend, state='absent', persist=True, vip=None, ports=None, protocols=None),
+            keep=keep_rules if backend == method else ())))
     absent = dict(SYSCTL_DEFAULTS, state='absent', persist=True, vip=None, real_ip=None, interface=None)
-    if method != 'arptables':
-        result.append(('remove arptables', ArptablesEngine(module, system, absent)))
+    result.append(('remove arptables', ArptablesEngine(module, system, absent, keep=keep_arp)))
     if method != 'sysctl':
         result.append(('remove sysctl', SysctlEngine(module, system, absent)))
     return result
