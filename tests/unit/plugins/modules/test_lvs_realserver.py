@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: lvs.dr contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The safety order of lvs_realserver's steps (which engines, in which order, with what). The
+engines themselves are unit-tested through their modules and run for real in the integration
+target tests/integration/targets/lvs_realserver."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
+from ansible_collections.lvs.dr.plugins.modules import lvs_realserver
+
+VIPS = ['198.51.100.100', '2001:db8::100']
+SERVICES = [{'port': 80, 'protocol': 'tcp'}, {'port': 9999, 'protocol': 'udp'}]
+REMOVALS = ['remove redirect iptables', 'remove redirect firewalld', 'remove arptables']
+
+
+class Module(object):
+    def __init__(self, check_mode=False, **params):
+        self.check_mode = check_mode
+        self.params = dict(state='present', method='sysctl', vip=VIPS, services=SERVICES, vip_interface='lo',
+                           sysctl_interfaces=['all'], arp_ignore=1, arp_announce=2, interface=None,
+                           real_ip='198.51.100.11', persist=True)
+        self.params.update(params)
+
+
+def steps(**params):
+    module = Module(**params)
+    vips = parse_vips(module.params['vip']) if module.params['state'] == 'present' else []
+    return lvs_realserver.steps(module, None, None, vips)
+
+
+@pytest.mark.parametrize('method, names', [
+    ('sysctl', ['sysctl', 'vip'] + REMOVALS),
+    ('arptables', ['arptables', 'vip'] + REMOVALS + ['remove sysctl']),
+    ('iptables', ['redirect iptables tcp', 'redirect iptables udp', 'remove vips'] + REMOVALS + ['remove sysctl']),
+    ('firewalld', ['redirect firewalld tcp', 'redirect firewalld udp', 'remove vips'] + REMOVALS + ['remove sysctl']),
+])
+def test_protection_then_vips_then_what_is_no_longer_wanted(method, names):
+    assert [name for name, dummy in steps(method=method)] == names
+
+
+def test_absent_removes_vips_first_and_sysctl_last():
+    assert [name for name, dummy in steps(state='absent')] == ['remove vips'] + REMOVALS + ['remove sysctl']
+
+
+def test_the_lists_are_the_whole_set():
+    engines = dict(steps(method='iptables'))
+    keep = engines['remove redirect iptables'].keep
+    assert sorted((str(ip), port, proto) for dummy, ip, port, proto in keep) == [
+        ('198.51.100.100', 80, 'tcp'), ('198.51.100.100', 9999, 'udp'),
+        ('2001:db8::100', 80, 'tcp'), ('2001:db8::100', 9999, 'udp')]
+    assert engines['remove redirect firewalld'].keep == ()
+    assert engines['remove arptables'].keep == []
+    engines = dict(steps(method='arptables'))
+    assert engines['remove arptables'].keep == ['198.51.100.100']
+    assert engines['arptables'].params['vip'] == ['198.51.100.100/32']
+    assert engines['vip'].params['exclusive'] is True
+
+
+def test_removal_steps_take_the_persistent_layer_too():
+    for name, engine in steps(method='iptables', persist=False):
+        assert engine.params['persist'] is name.startswith('remove'), name
+
+
+def test_check_mode_vip_gate_knows_the_protection_step_ran_before_it():
+    assert dict(steps(check_mode=True))['vip'].protection_planned is True
+    assert dict(steps())['vip'].protection_planned is False
+    assert dict(steps(method='arptables', vip=['2001:db8::100'], check_mode=True))['vip'].protection_planned is False
