@@ -9,7 +9,7 @@ import subprocess
 
 import yaml
 
-from common import ROOT, BENCH, LAB, ansible_env, timed, tool, loadavg
+from common import ROOT, BENCH, LAB, ansible_env, timed, tool, loadavg, median
 
 SMALL_LAB = os.environ.get('BENCH_CONV_LAB', 'bench-conv')  # N <= 14: a named lab's /27 slot
 BIG_LAB = 'lvsdr'  # more than 14 real servers fit only the default lab's slot: used only when free
@@ -92,6 +92,7 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
                     '--no-client'], check=True, stdout=subprocess.DEVNULL)
     lab = Lab(lab_name)
     res = {'targets': TARGETS, 'sizes': {}, 'loadavg': [], 'forks_cap': FORKS_CAP, 'lab': lab_name,
+           'nproc': os.cpu_count(),
            'lab_realservers': max(sizes), 'skipped': skipped, 'reps': reps, 'big_reps': big_reps}
     try:
         for n in sizes:
@@ -124,46 +125,188 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
     return res
 
 
+# What the role's tasks are, for the texts (matched on the task name as profile_tasks prints it).
+ROLE_TASKS = (
+    ('Validating arguments against arg spec', 'the argument-spec check, an action on the controller'),
+    ('Install the method\'s packages', 'the include of tasks/prepare.yml, skipped (no packages to install, '
+                                       'not the firewalld method)'),
+    ('Converge the real server (', 'the one `lvs.dr.lvs_realserver` call'),
+)
+
+
+def describe(task):
+    for key, text in ROLE_TASKS:
+        if key in task:
+            return text
+    return None
+
+
+def active(rows):
+    """The tasks that ran a module: a skipped task or a controller-side action costs a small
+    fraction of the largest task (profile_tasks wall time over all hosts)."""
+    if not rows:
+        return []
+    top = max(s for _, s in rows)
+    return [(t, s) for t, s in rows if s >= 0.25 * top]
+
+
+def marginal(res):
+    """The marginal cost per host: the straight line through the median wall times at the smallest
+    and the largest N, per playbook and kind of run. {kind: {'lo', 'hi', 'role': {'slope',
+    'intercept'}, 'baseline': {...}, 'ratio': role slope / baseline slope}}; None with fewer than
+    two sizes."""
+    sizes = sorted(res.get('sizes', {}), key=int)
+    if len(sizes) < 2:
+        return None
+    lo, hi = sizes[0], sizes[-1]
+    out = {}
+    for kind in ('converge', 'nochange'):
+        d = {'lo': int(lo), 'hi': int(hi)}
+        for which in ('role', 'baseline'):
+            a, b = median(res['sizes'][lo][which][kind]), median(res['sizes'][hi][which][kind])
+            slope = (b - a) / float(int(hi) - int(lo))
+            d[which] = {'slope': slope, 'intercept': a - slope * int(lo)}
+        d['ratio'] = d['role']['slope'] / d['baseline']['slope'] if d['baseline']['slope'] > 0 else None
+        out[kind] = d
+    return out
+
+
+def ratios(res):
+    """[(n, kind, role/baseline of the medians, target)] for every measured N."""
+    out = []
+    for n in sorted(res['sizes'], key=int):
+        s = res['sizes'][n]
+        for kind in ('converge', 'nochange'):
+            out.append((int(n), kind, median(s['role'][kind]) / median(s['baseline'][kind]), res['targets'][kind]))
+    return out
+
+
+def label(kind):
+    return 'no-change run' if kind == 'nochange' else kind
+
+
+def verdicts(res):
+    """Which target is met at which N, and by the marginal cost per host."""
+    met, missed = [], []
+    for n, kind, r, t in ratios(res):
+        (met if r <= t else missed).append('%s at N=%d (%.2fx, target %.1fx)' % (label(kind), n, r, t))
+    out = 'per run, met: %s; missed: %s.' % ('; '.join(met) or 'none', '; '.join(missed) or 'none')
+    m = marginal(res)
+    if m:
+        parts = []
+        for kind in ('converge', 'nochange'):
+            r, t = m[kind]['ratio'], res['targets'][kind]
+            parts.append('%s %s (target %.1fx: %s)' % (
+                label(kind), '%.2fx' % r if r is not None else 'n/a', t,
+                'met' if r is not None and r <= t else 'missed'))
+        out += ' Marginal cost per host (N=%d to N=%d): %s.' % (m['converge']['lo'], m['converge']['hi'],
+                                                                '; '.join(parts))
+    return out
+
+
 def analysis(res):
-    """What dominates, from the profile run (task wall times over all hosts)."""
+    """What dominates, from the profile run (task wall times over all hosts); which target is met
+    at which N; and, where a target is missed at some N only, why, from the per-N medians."""
+    out = [dominates(res), '**Targets**: ' + verdicts(res) if res.get('sizes') else '', why_missed(res)]
+    return '\n\n'.join(x for x in out if x)
+
+
+def dominates(res):
     p = res.get('profile')
     if not p:
         return ''
-    def active(rows):  # tasks that ran a module (skipped ones cost a small fraction of the largest)
-        top = max(s for _, s in rows)
-        return [(t, s) for t, s in rows if s >= 0.25 * top]
     ra, ba = active(p['converge']), active(p['baseline']['converge'])
+    if not ra or not ba:
+        return ''
+    rest = [(t, s) for t, s in p['converge'] if (t, s) not in ra]
     tot_r = sum(s for _, s in p['converge'])
     tot_b = sum(s for _, s in p['baseline']['converge'])
-    setup = sum(s for t, s in p['converge'] if 'Gather the minimal facts' in t)
-    residue = sum(s for t, s in p['converge'] if 'former method' in t)
+    act_r, act_b = sum(s for _, s in ra), sum(s for _, s in ba)
+    nc = dict(p['nochange'])
+    nc_r = sum(nc.get(t, 0.0) for t, _ in ra)
+    facts = [t for t, _ in ra if 'facts' in t.lower()]
+
+    def named(rows):
+        return '; '.join('%s, %s: %.1f s' % (short(t), describe(t), s) if describe(t) and len(t) < 80
+                         else '%s: %.1f s' % (describe(t), s) if describe(t) else '%s: %.1f s' % (short(t), s)
+                         for t, s in rows)
+
+    def plural(n, word):
+        return '%d %s%s' % (n, word, '' if n == 1 else 's')
+
+    same = abs(nc_r - act_r) <= 0.15 * act_r
     return (
-        '**What dominates**: the number of module invocations per host. Tasks that run a module cost '
-        'about the same each (a podman-connection round trip: temporary directory, payload transfer, '
-        'AnsiballZ start, pyroute2 import where used, result; see part 2 for the payload alone), '
-        'skipped tasks almost nothing. At N=%d the role runs %d module tasks per host (%s; the last is a '
-        'loop of two invocations) against the '
-        'baseline\'s %d (%s): %.0f s against %.0f s of task time in the converge. No package task runs '
-        '(packages are baked into the lab image). Fact gathering (`setup` with `gather_subset: !all`, '
-        'only needed for the package tasks\' OS family) is %.0f s of it; the residue removal of the '
-        'other methods (arptables, and a loop over two REDIRECT backends) %.0f s, paid again on every '
-        'no-change run.\n\n'
-        '**Recommendations** (for the role\'s owners; not applied here): (1) skip the `setup` task '
-        'when `lvs_dr_realserver_install_packages` is false (only tasks/packages.yml reads '
-        '`ansible_facts.os_family`): saves one invocation per host; (2) run the residue clean-up only when the method '
-        'changed: have the modules record the method in use (they already keep records under '
-        '/etc/lvs-dr and /run/lvs-dr) and expose it, e.g. as a local fact '
-        '(`/etc/ansible/facts.d/lvs_dr.fact`) read by the same minimal `setup` that (1) keeps, or make one '
-        'module call remove every other method\'s residue (one `lvs_redirect state=absent` over both '
-        'backends instead of a loop, and the arptables clean-up in the same call): saves 2-3 invocations '
-        'per host; (3) to reach the targets (<= 0.5x / 0.4x of a 3-task baseline) the role must run at '
-        'most one module per host per run: an action plugin or a single `lvs_dr_realserver`-style module '
-        'that suppresses ARP, holds the VIPs and removes residue in one payload (the modules\' code as '
-        'module_utils). Fewer forks do not help on 2 cores; pipelining is not available to the podman '
-        'connection used here (its plugin sets `has_pipelining = False`; ssh hosts with pipelining would see a '
-        'smaller per-task cost, the ratio by invocation count stays).' % (
-            p['n'], len(ra), ', '.join(short(t) for t, _ in ra), len(ba), ', '.join(short(t) for t, _ in ba),
-            tot_r, tot_b, setup, residue))
+        '**What dominates**: the number of module invocations per host. A task that runs a module costs a '
+        'podman-connection round trip (temporary directory, payload transfer, AnsiballZ start, the imports '
+        'of part 2, result); a skipped task or a controller-side action costs a small fraction of that. At '
+        'N=%d the role runs %s per host (%s) and %s (%s), %.1f s of task time in the converge; the baseline '
+        'runs %s per host (%s), %.1f s with its skipped tasks. One module task of the role takes %.2fx one '
+        'of the baseline\'s (%.1f s against %.1f s on average, task wall time for the %d hosts), and there '
+        'are %d against %d: %.2fx the baseline\'s module task time. In the no-change run the role\'s module '
+        'task time is %.1f s%s. No package task runs (packages are baked into the lab image)%s. Pipelining is '
+        'not available to the podman connection used here (its plugin sets `has_pipelining = False`); ssh '
+        'hosts with pipelining would see a smaller cost per task, the count of module tasks per host '
+        'stays.' % (
+            p['n'], plural(len(ra), 'module task'), named(ra), plural(len(rest), 'other task'), named(rest),
+            tot_r, plural(len(ba), 'module task'), ', '.join(short(t) for t, _ in ba), tot_b,
+            (act_r / len(ra)) / (act_b / len(ba)), act_r / len(ra), act_b / len(ba), p['n'], len(ra), len(ba),
+            act_r / act_b, nc_r,
+            ': a call costs about the same whether it changes anything or not' if same else '',
+            '; fact gathering is one of the module tasks' if facts else ', and no facts are gathered'))
+
+
+def why_missed(res):
+    """For a kind of run that misses its target at the smallest N but not per host: the fixed part
+    of a run against the per-host part, from the line through the smallest and largest N."""
+    m = marginal(res)
+    if not m:
+        return ''
+    lo, hi = m['converge']['lo'], m['converge']['hi']
+    s = res['sizes'][str(lo)]
+    parts, cross, per_host_missed = [], [], []
+    for n, kind, r, t in ratios(res):
+        if n != lo or r <= t:
+            continue
+        d = m[kind]
+        if d['ratio'] is None or d['ratio'] > t:
+            per_host_missed.append('%s (the marginal cost per host misses too: %s)' % (
+                label(kind), '%.2fx' % d['ratio'] if d['ratio'] is not None else 'no ratio'))
+            continue
+        role_lo = median(s['role'][kind])
+        ir, ib = d['role']['intercept'], d['baseline']['intercept']
+        if ib <= 0 or ir <= 0:
+            per_host_missed.append('%s (the line\'s intercepts, %.1f s and %.1f s, are too noisy to split the '
+                                   'run)' % (label(kind), ir, ib))
+            continue
+        parts.append(
+            '%s at N=%d: %.2fx. Intercepts: role %.1f s, baseline %.1f s (%s), the role\'s being %.0f%% of its '
+            '%.1f s; slopes: %.2f s and %.2f s per host (%.2fx)' % (
+                label(kind).capitalize(), lo, r, ir, ib, '%.2fx' % (ir / ib),
+                100.0 * ir / role_lo, role_lo, d['role']['slope'], d['baseline']['slope'], d['ratio']))
+        den = t * d['baseline']['slope'] - d['role']['slope']
+        n_star = (ir - t * ib) / den if den > 0 else None
+        if n_star is not None and lo < n_star <= hi:
+            cross.append('the %s from N of about %.0f' % (label(kind), n_star))
+    out = []
+    if parts:
+        spread = max(max(v) - min(v) for w in ('role', 'baseline') for v in s[w].values())
+        la = res.get('loadavg') or [0.0]
+        out.append(
+            '**Why N=%d misses**: a run\'s wall time is a fixed part (ansible-playbook start-up, inventory and '
+            'playbook parsing, the play\'s set-up: the same kind of work for both playbooks) plus a part per '
+            'host. On the straight line through the medians at N=%d and N=%d the intercept (wall time at N=0) '
+            'estimates the first, the slope the second. %s. The fixed parts are not in the per-host proportion '
+            '(their ratio is above the per-host one), and while few hosts share them they pull the run ratio '
+            'towards theirs: at N=%d the run ratio stays above the per-host one and approaches it as N '
+            'grows%s. The repetitions at N=%d differ by up to '
+            '%.1f s (load average %.1f-%.1f during the runs), so the intercepts are rough; the slopes, that '
+            'difference spread over %d hosts, less so.' % (
+                lo, lo, hi, '. '.join(parts), lo,
+                ' (on that line the target is reached by %s; interpolated, not measured)' % ' and '.join(cross)
+                if cross else '', lo, spread, min(la), max(la), hi - lo))
+    if per_host_missed:
+        out.append('Not explained by the fixed part of a run at N=%d: %s.' % (lo, '; '.join(per_host_missed)))
+    return '\n\n'.join(out)
 
 
 def short(t):
@@ -174,15 +317,25 @@ def growth(res):
     sizes = sorted(res['sizes'], key=int)
     if len(sizes) < 2:
         return ''
-    def per_host(which, n):
-        v = sorted(res['sizes'][n][which]['converge'])
-        return v[len(v) // 2] / int(n)
-    return ('**Growth with N** (converge, median wall seconds per host): role %s; baseline %s. The per-host cost '
-            'falls while the fixed start-up of the playbook is spread over more hosts, then stays flat: with '
-            'forks capped at %d on 2 cores the wall time grows linearly with N, and the role/baseline ratio '
-            '(table above) hardly moves with N.' % (
+    m = marginal(res)
+
+    def per_host(which, n, kind='converge'):
+        return median(res['sizes'][n][which][kind]) / int(n)
+
+    def slope(kind):
+        d = m[kind]
+        return '%s %.2f s per host for the role against %.2f s for the baseline, %s' % (
+            label(kind), d['role']['slope'], d['baseline']['slope'],
+            '%.2fx' % d['ratio'] if d['ratio'] is not None else 'no ratio (baseline slope not positive)')
+    return ('**Growth with N** (converge, median wall seconds per host): role %s; baseline %s. The per-host '
+            'figure includes a share of the fixed part of a run, which shrinks as N grows. The marginal cost '
+            'of one more host (slope of the median wall time between N=%d and N=%d; forks capped at %d on %s) is the '
+            'figure that compares the per-host work: %s; %s.' % (
                 ', '.join('%.2f (N=%s)' % (per_host('role', n), n) for n in sizes),
-                ', '.join('%.2f (N=%s)' % (per_host('baseline', n), n) for n in sizes), res['forks_cap']))
+                ', '.join('%.2f (N=%s)' % (per_host('baseline', n), n) for n in sizes),
+                m['converge']['lo'], m['converge']['hi'], res['forks_cap'],
+                cores(res),
+                slope('converge'), slope('nochange')))
 
 
 def setup_text(res):
@@ -191,17 +344,41 @@ def setup_text(res):
         '`lvs_dr_realserver_install_packages: false` as in examples/lab.yml) against the baseline '
         '(`bench/baseline.yml`: the guide\'s steps with built-in modules: two `ansible.posix.sysctl` '
         'tasks writing /etc/sysctl.d/arp.conf, one `ansible.builtin.shell` adding the VIP to lo if '
-        'absent; its arptables/iptables steps skipped). The sysctl method is enough for the converge '
-        'comparison: for every method the role runs one protection task (or REDIRECT), one VIP task (sysctl, '
-        'arptables) and the clean-up of the other methods, so the task count barely changes. Both playbooks: `gather_facts: false`, podman connection, forks = min(N, %d) (2 cores: '
-        'more forks only add contention), the same lab (`%s`, %d real servers; smaller N with `--limit` '
-        'to its first N; %s repetition(s) for N <= %d, %s above). Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP '
-        'settings, files and units of both removed), converge, no-change run; then the same for the '
-        'other playbook; the order alternates between repetitions. The baseline does less: it does '
-        'not make the VIP persistent and does not clean up other methods\' residue.' % (
-            res['forks_cap'], res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX, res['big_reps'])) + (
+        'absent; its arptables/iptables steps skipped). The role checks its arguments, includes '
+        'tasks/prepare.yml only where packages are to be installed or for the firewalld method, and '
+        'makes one `lvs.dr.lvs_realserver` call per host: ARP protection, the VIPs and the removal of '
+        'what another method left, in one process. The sysctl method is enough for the converge '
+        'comparison: every method is the same one call; only the firewalld method adds the included '
+        'tasks (start firewalld, open the zone\'s ports). Both playbooks: `gather_facts: false`, podman '
+        'connection, forks = min(N, %d) (%s: more forks only add contention), the same lab (`%s`, %d '
+        'real servers; smaller N with `--limit` to its first N; %s repetition(s) for N <= %d, %s above). '
+        'Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP settings, files and units of '
+        'both removed), converge, no-change run; then the same for the other playbook; the order '
+        'alternates between repetitions.%s The baseline does less: it does not make the VIP persistent, '
+        'does not validate its input and does not clean up other methods\' residue.' % (
+            res['forks_cap'], cores(res), res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX,
+            res['big_reps'], changed_text(res))) + (
         ' Not measured: %s.' % '; '.join('N=%s (%s)' % kv for kv in sorted(res['skipped'].items()))
         if res['skipped'] else '')
+
+
+def cores(res):
+    return '%s cores' % res['nproc'] if res.get('nproc') else 'the machine\'s cores'
+
+
+def changed_text(res):
+    """Whether every converge changed every host and no no-change run changed any (PLAY RECAP)."""
+    ok = True
+    for n, s in res['sizes'].items():
+        for key, counts in s.get('changed', {}).items():
+            want = int(n) if key.endswith('converge') else 0
+            ok = ok and all(c == want for c in counts)
+    if not any(s.get('changed') for s in res['sizes'].values()):
+        return ''
+    return (' In every run the PLAY RECAP showed the expected result: each converge changed every host, '
+            'each no-change run none.' if ok else
+            ' Not every converge changed every host or some no-change run changed a host: see `changed` in '
+            'the results file.')
 
 
 if __name__ == '__main__':

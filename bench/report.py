@@ -2,6 +2,7 @@
 import os
 
 from common import ROOT, median
+import converge as converge_texts
 
 DOC = os.path.join(ROOT, 'docs', 'performance.md')
 
@@ -72,8 +73,10 @@ def section_modules(m):
                    'module / command'], rows), '']
     if m.get('baseline'):
         b = m['baseline']
-        out += ['Floor: `python3 -c pass` %s ms; `python3 -S -c pass` %s ms (same container, same run).' % (
-            f(b['python_ms'], 0), f(b['python_S_ms'], 0)), '']
+        out += ['Floor: `python3 -c pass` %s ms; `python3 -S -c pass` %s ms%s (same container, same run).' % (
+            f(b['python_ms'], 0), f(b['python_S_ms'], 0),
+            '; `firewall-cmd --state` %s ms' % f(b['firewall_cmd_state_ms'], 0) if b.get('firewall_cmd_state_ms')
+            else ''), '']
     if m.get('importtime'):
         out += ['What dominates (`python3 -X importtime` on the extracted module, cumulative '
                 'time of the top-level imports and of their children, largest first; the AnsiballZ loader, '
@@ -155,7 +158,7 @@ def write(res, results_rel):
                '/'.join(f(x, 2) for x in m['loadavg_start']), '/'.join(f(x, 2) for x in m.get('loadavg_end', []))), '',
            'Run it: `bench/run` (all, about 25 minutes) or `bench/run config|modules|converge|dataplane`; '
            '`bench/dataplane.py --help` for the load generator alone (any client host).', '']
-    summary = []
+    summary, notes = [], []
     if 'config' in res:
         c = res['config']
         summary.append(['director config 1,000 x 20 end to end', '< %.0f s' % c['target_seconds'],
@@ -168,8 +171,26 @@ def write(res, results_rel):
                 ratio = median(s['role'][kind]) / median(s['baseline'][kind])
                 summary.append(['real-server role %s, N=%s' % (label, n), '<= %.1fx baseline' % c['targets'][kind],
                                 '%sx' % f(ratio, 2), yes(ratio <= c['targets'][kind])])
+        m = converge_texts.marginal(c)
+        if m:
+            for kind, label in (('converge', 'converge'), ('nochange', 'no-change run')):
+                d = m[kind]
+                r = d['ratio']
+                summary.append([
+                    'real-server role %s, **marginal cost per host** (slope N=%d to N=%d)' % (label, d['lo'], d['hi']),
+                    '<= %.1fx baseline\'s' % c['targets'][kind],
+                    '%sx (%s / %s s per host)' % (f(r, 2), f(d['role']['slope'], 2), f(d['baseline']['slope'], 2))
+                    if r is not None else 'n/a (baseline slope not positive)',
+                    yes(r is not None and r <= c['targets'][kind])])
+            notes.append(
+                'The per-N rows compare whole runs (medians of the wall time), each with the fixed start-up of '
+                'ansible-playbook; the marginal rows compare the cost of one more host: the slope of the median '
+                'wall time between N=%d and N=%d, role over baseline (section 1).' % (
+                    m['converge']['lo'], m['converge']['hi']))
     if summary:
         out += ['## Targets', '', table(['what', 'target', 'measured', ''], summary), '']
+        if notes:
+            out += [' '.join(notes), '']
     for key, fn in (('converge', section_converge), ('modules', section_modules),
                     ('dataplane', section_dataplane), ('config', section_config)):
         if key in res:
