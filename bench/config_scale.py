@@ -5,7 +5,6 @@ import ipaddress
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 import yaml
@@ -54,40 +53,51 @@ def profile(output):
 
 
 def analysis(res):
-    """Which part dominates, from the first (fresh) run's task times."""
-    t = {short: 0.0 for short in ('argspec', 'resolve', 'assert', 'write', 'other')}
-    r = res['runs'][0]
-    for name, secs in r['tasks']:
-        key = ('argspec' if 'Validating arguments' in name else 'resolve' if 'Resolve the real servers' in name
-               else 'assert' if 'Check ranges' in name else 'write' if 'Write and validate' in name else 'other')
-        t[key] += secs
-    nochange_write = dict(res['runs'][-1]['tasks']).get(
-        'lvs.dr.keepalived_director : Write and validate keepalived.conf', 0.0) if len(res['runs']) > 1 else None
-    return (
-        '**What dominates** (fresh run, %.0f s in all): the validation assert template '
-        '(`validation_errors.j2`, one Jinja pass over the 20,000 entries with `match` tests) %.0f s; '
-        'resolving the real servers (`resolve_virtual_servers.j2` through a template lookup, then '
-        '`from_json`) %.0f s; rendering and writing keepalived.conf %.0f s, of which `keepalived -t` '
-        'is only ~%.1f s (in the no-change run, where the template action renders and compares without '
-        'validating, the same task still takes %s s: rendering is the cost); the argument-spec '
-        'validation of the structure %.0f s; every other task %.1f s together (probably each task templating its '
-        'arguments in the presence of the huge variables; not verified). All four are Jinja/templating costs inside the controller: '
-        'the work is O(entries), and each entry costs milliseconds in the templating of '
-        'ansible-core 2.19 (which engine internals dominate was not measured further).\n\n'
-        '**Recommendations** (not applied here: the role is outside bench/): (1) do the '
-        'resolution and the range/address/reference checks in one Python filter plugin of the '
-        'collection (e.g. `lvs.dr.keepalived_virtual_servers`) using `ipaddress`, returning the resolved '
-        'list and the error list in one call: this replaces the two template lookups (~%.0f s here) '
-        'with what should be well under a second; (2) render keepalived.conf from that resolved list '
-        'with a template that does no per-entry filtering or tests (or emit the virtual_server blocks from '
-        'the same filter plugin), (3) keep argument specs shallow for the 20,000-entry list '
-        '(`type: list, elements: dict` without nested `options` for real servers) since the plugin checks '
-        'them anyway. Even with validation and resolution free, rendering alone (~%.0f s here) %s '
-        'the target%s.' % (r['seconds'], t['assert'], t['resolve'], t['write'], res['keepalived_t_seconds'],
-                      '%.0f' % nochange_write if nochange_write is not None else '?', t['argspec'], t['other'],
-                      t['assert'] + t['resolve'], t['write'],
-                      'misses' if t['write'] >= TARGET_S else 'leaves little of',
-                      ', so (2) is needed too' if t['write'] >= TARGET_S * 0.5 else ''))
+    """Which tasks dominate, from the first (fresh) run's profile; nothing here names how the role
+    does its work: the texts follow the task names and times of the results file."""
+    runs = res['runs']
+    r = runs[0]
+    tasks = r['tasks']
+    if not tasks:
+        return ''
+    in_tasks = sum(s for _, s in tasks)
+    floor = max(0.5, 0.05 * r['seconds'])
+    big = sorted([(t, s) for t, s in tasks if s >= floor], key=lambda x: -x[1])
+    rest = [(t, s) for t, s in tasks if s < floor]
+    later = dict(runs[-1]['tasks']) if len(runs) > 1 else {}
+
+    def one(t, s):
+        name = t.split(' : ', 1)[-1]
+        if 'Validating arguments against arg spec' in name:
+            name = name.split(' - ', 1)[0]
+        text = '`%s` %.1f s (%.0f%%' % (name, s, 100.0 * s / r['seconds'])
+        if 'Validating arguments against arg spec' in t:
+            text += '; the role\'s argument-spec check of the variables'
+        elif 'Write and validate' in t and 'keepalived.conf' in t:
+            text += '; `keepalived -t` on the file alone takes %.1f s' % res['keepalived_t_seconds']
+            if t in later:
+                text += ('; in the no-change run, where the template action renders and compares without '
+                         'validating, the same task takes %.1f s' % later[t])
+        return text + ')'
+    out = '**What dominates** (fresh run, %.1f s in all): %s. The other %d tasks take %.1f s together; ' \
+          'outside the tasks %.1f s (ansible-playbook start-up alone about %.1f s, parsing the vars file with ' \
+          'libyaml %.1f s, then inventory, variables and play set-up).' % (
+              r['seconds'], '; '.join(one(t, s) for t, s in big) or 'no task over %.1f s' % floor, len(rest),
+              sum(s for _, s in rest), r['seconds'] - in_tasks, res['ansible_startup_seconds'],
+              res['vars_yaml_parse_seconds'])
+    target = res['target_seconds']
+    if res['met']:
+        out += ' Every run is under the %.0f s target (%s).' % (
+            target, ', '.join('%s %.1f s' % (x['kind'], x['seconds']) for x in runs))
+    else:
+        worst = max(runs, key=lambda x: x['seconds'])
+        out += ' The %.0f s target is missed (the slowest run, %s, by %.1f s)' % (
+            target, worst['kind'], worst['seconds'] - target)
+        if big:
+            t, s = big[0]
+            out += '; the largest task alone takes %.0f%% of the target' % (100.0 * s / target)
+        out += '.'
+    return out
 
 
 def run(reps=2, n_vs=1000, n_rs=20):
