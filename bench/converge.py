@@ -130,7 +130,7 @@ ROLE_TASKS = (
     ('Validating arguments against arg spec', 'the argument-spec check, an action on the controller'),
     ('Install the method\'s packages', 'the include of tasks/prepare.yml, skipped (no packages to install, '
                                        'not the firewalld method)'),
-    ('Converge the real server (', 'the one `lvs.dr.lvs_realserver` call'),
+    ('Converge the real server', 'the one `lvs.dr.lvs_realserver` call'),
 )
 
 
