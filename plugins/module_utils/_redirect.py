@@ -280,20 +280,19 @@ def iptables_layers(system, families, persist, present):
         return [rule for rule in rules if rule]
 
     layers = [CommandLayer(system, RUNTIME, command('-C'), command('-A'), command('-D'), listing)]
-    if persist:
-        for marker, files, mode in IPTABLES_PERSIST:
-            if system.exists(marker):
-                break
-        else:
-            system.module.fail_json(
-                msg='persist=true, but this distribution keeps its saved iptables rules in no place '
-                    'the module knows (neither %s exists); set persist=false and save the rules '
-                    'another way.' % ' nor '.join(marker for marker, dummy, dummy2 in IPTABLES_PERSIST))
+    known = [(files, mode) for marker, files, mode in IPTABLES_PERSIST if system.exists(marker)]
+    if persist and not known and present:
+        system.module.fail_json(
+            msg='persist=true, but this distribution keeps its saved iptables rules in no place '
+                'the module knows (neither %s exists); set persist=false and save the rules '
+                'another way.' % ' nor '.join(marker for marker, dummy, dummy2 in IPTABLES_PERSIST))
+    # state=absent where no saved-rules file is known: the module cannot have saved a rule anywhere.
+    if persist and known:
         for family in families:
             # Fail on a missing save/restore tool now, before anything changed.
             for tool in IPTABLES_TOOLS[family][1:]:
                 system.binary(tool)
-        layers.append(SavedRulesLayer(system, files, mode))
+        layers.append(SavedRulesLayer(system, *known[0]))
         if present and system.exists(FIREWALLD_ENABLED):
             system.module.warn('firewalld is enabled: when it starts at boot it resets the iptables rules, so the '
                                'saved REDIRECT rules will not be in force after a reboot. Disable firewalld '

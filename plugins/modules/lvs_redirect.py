@@ -106,7 +106,8 @@ options:
         boot. On RHEL and its rebuilds (C(/etc/redhat-release) exists) it writes
         C(/etc/sysconfig/iptables) and C(/etc/sysconfig/ip6tables), which C(iptables.service)
         and C(ip6tables.service) from the C(iptables-services) package restore at boot. On any
-        other distribution the module fails unless O(persist=false).
+        other distribution the module fails unless O(persist=false) (O(state=absent) then leaves
+        the persistent layer alone, since the module cannot have saved a rule there).
       - A rules file that did not exist before the module first saved to it is listed in
         C(/etc/lvs-dr/iptables-created); once O(state=absent) leaves no rule, user chain or
         non-ACCEPT policy in its family, the module removes that file (and the record) instead of

@@ -321,6 +321,14 @@ def test_iptables_persist_false_touches_no_file(monkeypatch, capsys):
     assert result['diff']['after'] == {'runtime': ['ipv4 tcp %s port 443' % V4, 'ipv4 tcp %s port 80' % V4]}
 
 
+def test_iptables_absent_where_no_rules_file_is_known_removes_the_runtime_rules(monkeypatch, capsys):
+    host = FakeHost(markers=(), binaries={'iptables': IPT})
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80], persist=False)
+    result = run_module(host, monkeypatch, capsys, state='absent')
+    assert host.mutations() == [ipt(IPT, '-D', V4, 80, 'tcp')] and host.reads == []
+    assert result['diff']['after'] == {'runtime': []}
+
+
 def test_iptables_rhel_files(monkeypatch, capsys):
     host = FakeHost(markers=('/etc/redhat-release',))
     result = run_module(host, monkeypatch, capsys, vip=[V4, V6], ports=[22])
