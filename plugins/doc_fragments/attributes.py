@@ -12,6 +12,10 @@ class ModuleDocFragment(object):
     # Attributes every lvs.dr module shares: full check and diff mode, idempotent, Linux only.
     DOCUMENTATION = r'''
 options: {}
+notes:
+  - Runs on one host take turns. From its first read to its exit every lvs.dr module holds an exclusive lock on
+    C(/run/lvs-dr.lock) (flock), so two plays or job templates converging the same host at once never decide from
+    the same state; a run waits up to 300 seconds for the lock, then fails without changing anything.
 attributes:
   check_mode:
     description: Can run in C(check_mode) and return changed status prediction without modifying target.

@@ -13,14 +13,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import fcntl
 import os
 import tempfile
+import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 
 # The collection's own state directories: each goes when the last file in it does.
 STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr')
+# One run at a time per host; like iptables' /run/xtables.lock the empty file stays (on tmpfs).
+LOCK_FILE = '/run/lvs-dr.lock'
+LOCK_WAIT_S = 300
 
 
 class System(object):
@@ -28,6 +33,23 @@ class System(object):
 
     def __init__(self, module):
         self.module = module
+
+    def lock(self):
+        """Hold the host's lvs.dr lock until the module exits, so that two runs on one host (two
+        plays or job templates at once) take turns instead of both deciding from the same state."""
+        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o600)
+        deadline = time.time() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except (IOError, OSError) as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.time() > deadline:
+                self.module.fail_json(msg='Another lvs.dr run on this host has held %s for more than %d s; '
+                                          'nothing was changed.' % (LOCK_FILE, LOCK_WAIT_S))
+            time.sleep(0.1)
 
     def binary(self, name, required=True):
         """Absolute path of a binary; fails the module naming it when required and absent."""

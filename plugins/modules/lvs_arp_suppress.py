@@ -277,7 +277,9 @@ def main():
     for name, default in SYSCTL_DEFAULTS.items():
         if params[name] is None:
             params[name] = default
-    engine = (SysctlEngine if method == 'sysctl' else ArptablesEngine)(module, System(module), params)
+    system = System(module)
+    system.lock()
+    engine = (SysctlEngine if method == 'sysctl' else ArptablesEngine)(module, system, params)
     engine.validate()
     plan = Plan(module)
     before, after, result = engine.run(plan)

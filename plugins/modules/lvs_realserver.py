@@ -296,6 +296,7 @@ def main():
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     vips = validate(module)
     system = System(module)
+    system.lock()
     netlink = Netlink(module)
     try:
         todo = steps(module, system, netlink, vips)

@@ -283,7 +283,9 @@ def main():
         required_if=[('state', 'present', ('vip', 'ports'))],
         supports_check_mode=True,
     )
-    engine = RedirectEngine(module, System(module), module.params)
+    system = System(module)
+    system.lock()
+    engine = RedirectEngine(module, system, module.params)
     engine.validate()
     plan = Plan(module)
     before, after, result = engine.run(plan)

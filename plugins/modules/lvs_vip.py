@@ -242,7 +242,9 @@ def main():
         module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
     netlink = Netlink(module)
     try:
-        engine = VipEngine(module, System(module), netlink, module.params)
+        system = System(module)
+        system.lock()
+        engine = VipEngine(module, system, netlink, module.params)
         engine.validate()
         plan = Plan(module)
         before, after, result = engine.run(plan)

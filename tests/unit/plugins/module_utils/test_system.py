@@ -21,3 +21,24 @@ def test_remove_takes_an_emptied_state_directory_with_it(tmp_path, monkeypatch):
     system.remove(str(other / 'b'))
     system.remove(str(other / 'missing'))
     assert not state.exists() and other.is_dir()
+
+
+class Failed(Exception):
+    pass
+
+
+class Module(object):
+    def fail_json(self, msg):
+        raise Failed(msg)
+
+
+def test_lock_makes_a_second_run_wait_then_fail_naming_the_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(_system, 'LOCK_FILE', str(tmp_path / 'lvs-dr.lock'))
+    monkeypatch.setattr(_system, 'LOCK_WAIT_S', 0.3)
+    _system.System(Module()).lock()
+    try:
+        _system.System(Module()).lock()
+    except Failed as e:
+        assert str(e).startswith('Another lvs.dr run on this host has held %s' % (tmp_path / 'lvs-dr.lock'))
+    else:
+        raise AssertionError('the second lock was granted')

@@ -38,6 +38,9 @@ RHEL_UNIT = '/usr/lib/systemd/system/arptables.service'
 class FakeSystem(System):
     """The module's one seam over an in-memory host: files (with /proc/sys), symlinks, arptables, ip."""
 
+    def lock(self):
+        self.host.locked = True
+
     def __init__(self, module, host):
         super(FakeSystem, self).__init__(module)
         self.host = host

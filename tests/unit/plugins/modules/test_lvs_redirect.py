@@ -52,6 +52,9 @@ def saved(args):
 class FakeSystem(System):
     """The module's one seam, backed by an in-memory firewall (iptables and firewalld) and files."""
 
+    def lock(self):
+        self.host.locked = True
+
     def __init__(self, module, host):
         super(FakeSystem, self).__init__(module)
         self.host = host

@@ -67,6 +67,9 @@ class FakeHost(object):
 
 
 class FakeSystem(object):
+    def lock(self):
+        self.host.locked = True
+
     def __init__(self, host, module):
         self.host = host
         self.module = module
