@@ -125,7 +125,7 @@ STREAM = r"""
 rm -f %(stop)s; n=0; end=$(( $(date +%%s) + %(limit)d ))
 while [ $n -lt %(count)d ] && [ $(date +%%s) -lt $end ] && [ ! -e %(stop)s ]; do
   n=$((n + 1)); t=$(date +%%s.%%N)
-  body=$(curl -s -w '=%%{time_total}' -m %(timeout)s --connect-timeout %(timeout)s http://%(vip)s/ 2>/dev/null)
+  body=$(curl -s -w '=%%{time_total}' -m %(timeout)s --connect-timeout %(timeout)s %(ports)s http://%(vip)s/ 2>/dev/null)
   rc=$?; body=$(echo $body | tr -d ' \n')
   if [ $rc -eq 0 ] && [ -n "${body%%=*}" ]; then echo "$t ok $body"; else echo "$t fail $rc"; fi
   sleep %(interval)s
@@ -136,11 +136,18 @@ done
 class Stream(object):
     """curl to the VIP from the client in the background: start(), then stop() -> records."""
 
-    def __init__(self, lab, count=3000, interval=0.1, timeout=0.5, limit=600, vip=None):
+    def __init__(self, lab, count=3000, interval=0.1, timeout=0.5, limit=600, vip=None, fresh_ports=False):
+        """fresh_ports: every request from its own source port (30001, 30002, ...). A DR director
+        sends a new connection that reuses the source port of one it still tracks (FIN_WAIT, 2 min)
+        to that connection's real server, drained or not (net.ipv4.vs.conn_reuse_mode 1, the
+        default); with random ports a few percent of the requests do, so a test of scheduling
+        alone uses fresh ones."""
         self.lab = lab
         self.stopfile = '/tmp/rel-stream.stop'
+        assert not fresh_ports or count < 30000
         self.script = STREAM % dict(count=count, interval=interval, timeout=timeout, limit=limit,
-                                    vip=vip or lab.vars['lab_vip4'], stop=self.stopfile)
+                                    vip=vip or lab.vars['lab_vip4'], stop=self.stopfile,
+                                    ports='--local-port $((30000 + n))' if fresh_ports else '')
         self.limit = limit
         self.proc = None
 

@@ -73,7 +73,7 @@ def test_drain_readd_and_reload_lose_no_request(lab):
     assert pid not in ('', '0')
     # A request fails when it gets no answer within 2 s (a SYN lost and retransmitted after 1 s
     # still succeeds: the figures report the slowest request instead).
-    stream = snapshot.Stream(lab, timeout=2).start()
+    stream = snapshot.Stream(lab, timeout=2, fresh_ports=True).start()
     marks = {}
     try:
         time.sleep(5)
