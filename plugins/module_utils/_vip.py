@@ -235,6 +235,8 @@ class VipEngine(object):
         # No vip (state=absent): every VIP the module owns, on every interface unless one is named.
         self.interface = p['interface'] or ('lo' if p['vip'] is not None else None)
         self.state = p['state']
+        # present with exclusive: the list is the whole set, owned VIPs on every interface are in scope.
+        self.exclusive = bool(p.get('exclusive')) and self.state == 'present'
         self.persist = p['persist']
         self.label = label_for(self.interface) if self.interface else None
         self.refusals = []
@@ -270,8 +272,7 @@ class VipEngine(object):
                                   self.system.binary('ip', required=self.persist))
         self.live = {}
         self.elsewhere = {}
-        exclusive = self.params.get('exclusive') and self.state == 'present'
-        names = self.netlink.link_names() if self.interface is None or exclusive else {self.index: self.interface}
+        names = self.netlink.link_names() if self.interface is None or self.exclusive else {self.index: self.interface}
         # (index, interface, entry) of every owned address in scope: this interface, or every one.
         self.owned_live = []
         for entry in self.netlink.addresses():
@@ -369,7 +370,7 @@ class VipEngine(object):
                     if not self.persist and (self.interface, vip.ip) in self.records.after['persist']:
                         self.module.warn('%s stays in %s (persist is false) and comes back at the next boot.'
                                          % (vip, self.records.paths['persist']))
-        if self.params.get('exclusive') and self.state == 'present':
+        if self.exclusive:
             removing.extend(self.decide_others())
         arp_unprotected = self.arp_gate(adding)
         self.apply_gate()
