@@ -47,6 +47,15 @@ Before=network.target
 """
 
 
+# What a refusal tells the user to do, in the caller's own terms: lvs_vip's by default;
+# lvs_realserver, which has no require_arp_suppression, passes its own (VipEngine's hints).
+HINTS = {
+    'arp': ('Run lvs.dr.lvs_arp_suppress for this VIP first (arp_ignore 1 and arp_announce 2, or arptables '
+            'rules), or set require_arp_suppression: false.'),
+    'ipv6': 'put IPv6 VIPs on lo, or set require_arp_suppression: false.',
+}
+
+
 def label_for(interface):
     label = interface + ':lvs'
     return label if len(label) <= MAX_LABEL else None
@@ -204,7 +213,7 @@ class VipRecords(object):
         return UNIT_NAME if installed else None
 
 
-def describe_unprotected(vip, names, effective, interface):
+def describe_unprotected(vip, names, effective, interface, hint=HINTS['arp']):
     parts = []
     for name in names:
         if name not in effective:
@@ -215,19 +224,19 @@ def describe_unprotected(vip, names, effective, interface):
             parts.append('%s (effective arp_ignore=%d, arp_announce=%d)'
                          % (name, effective[name]['arp_ignore'], effective[name]['arp_announce']))
     return ('ARP for VIP %s is not suppressed on %s: this host would answer ARP for it and take the '
-            'service from the director. Run lvs.dr.lvs_arp_suppress for this VIP first (arp_ignore 1 and '
-            'arp_announce 2, or arptables rules), or set require_arp_suppression: false.'
-            % (vip.ip, ', '.join(parts)))
+            'service from the director. %s' % (vip.ip, ', '.join(parts), hint))
 
 
 class VipEngine(object):
     """lvs_vip's work on one host: validate(), then run(plan) -> (before, after, result).
 
     protection_planned: an earlier step of the same check-mode run will have suppressed ARP
-    (lvs_realserver), so the gate's would-be refusals are not worth a warning."""
+    (lvs_realserver), so the gate's would-be refusals are not worth a warning.
+    hints: the remedies the refusals name, {'arp': ..., 'ipv6': ...}; default HINTS (lvs_vip's options)."""
 
-    def __init__(self, module, system, netlink, params, protection_planned=False):
+    def __init__(self, module, system, netlink, params, protection_planned=False, hints=None):
         self.module = module
+        self.hints = dict(HINTS, **(hints or {}))
         self.system = system
         self.netlink = netlink
         self.params = p = params
@@ -261,8 +270,7 @@ class VipEngine(object):
         if self.state == 'present' and self.interface != 'lo' and ipv6:
             # Unlike the ARP gate this does not depend on an earlier task, so check mode refuses too.
             text = ('IPv6 VIP %s on %s: neighbour discovery answers for it on that interface and nothing in '
-                    'lvs.dr suppresses that; put IPv6 VIPs on lo, or set require_arp_suppression: false.'
-                    % (', '.join(ipv6), self.interface))
+                    'lvs.dr suppresses that; %s' % (', '.join(ipv6), self.interface, self.hints['ipv6']))
             if p['require_arp_suppression']:
                 self.module.fail_json(msg=text)
             self.module.warn('require_arp_suppression is false, going ahead: ' + text)
@@ -304,7 +312,7 @@ class VipEngine(object):
             names = unprotected_interfaces(self.system, str(vip.ip), self.interface, arp_interfaces, arptables)
             result[str(vip.ip)] = names
             if names and vip in adding:
-                self.refusals.append(describe_unprotected(vip, names, effective, self.interface))
+                self.refusals.append(describe_unprotected(vip, names, effective, self.interface, self.hints['arp']))
             elif names:
                 self.module.warn('VIP %s is already present on %s but ARP for it is not suppressed on %s.'
                                  % (vip, self.interface, ', '.join(names)))

@@ -195,6 +195,13 @@ from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_IMPORT
 REDIRECT = ('iptables', 'firewalld')
 HOLDERS = ('sysctl', 'arptables')
 VIP_FILE = '/etc/lvs-dr/vips.batch'
+# The VIP step's refusals in this module's terms (the engine's default names lvs_vip's
+# require_arp_suppression, which this module does not have).
+VIP_HINTS = {
+    'arp': ('The protection step did not cover it: with method sysctl list every interface facing the segment '
+            'in sysctl_interfaces (or keep all) and keep arp_announce 2; or use method arptables.'),
+    'ipv6': 'this module holds every VIP on vip_interface: set vip_interface: lo, or leave the IPv6 VIPs out of vip.',
+}
 
 
 def steps(module, system, netlink, vips):
@@ -229,10 +236,10 @@ def steps(module, system, netlink, vips):
         planned = module.check_mode and bool(result)
         result.append(('vip', VipEngine(module, system, netlink, dict(
             vip_params, state='present', persist=persist, vip=vips, interface=p['vip_interface'], exclusive=True),
-            protection_planned=planned)))
+            protection_planned=planned, hints=VIP_HINTS)))
     else:
         result.append(('remove vips', VipEngine(module, system, netlink, dict(
-            vip_params, state='absent', persist=True, vip=None, interface=None))))
+            vip_params, state='absent', persist=True, vip=None, interface=None), hints=VIP_HINTS)))
     for backend in REDIRECT:
         result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
             backend=backend, state='absent', persist=True, vip=None, ports=None, protocols=None),

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.lvs.dr.plugins.module_utils import _vip
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.modules import lvs_realserver
 
@@ -71,3 +72,42 @@ def test_check_mode_vip_gate_knows_the_protection_step_ran_before_it():
     assert dict(steps(check_mode=True))['vip'].protection_planned is True
     assert dict(steps())['vip'].protection_planned is False
     assert dict(steps(method='arptables', vip=['2001:db8::100'], check_mode=True))['vip'].protection_planned is False
+
+
+class Refused(Exception):
+    pass
+
+
+class RefusingModule(Module):
+    def fail_json(self, msg, **dummy):
+        raise Refused(msg)
+
+    def warn(self, text):
+        raise AssertionError('unexpected warning: %s' % text)
+
+
+class OneInterface(object):
+    """The VIP engine's validate() only looks interfaces up."""
+
+    def link_index(self, name):
+        return {'lo': 1, 'eth0': 2}.get(name)
+
+
+def test_vip_refusals_name_this_modules_options_not_lvs_vips():
+    # lvs_realserver has no require_arp_suppression: the VIP step's refusals must not offer it.
+    module = RefusingModule(method='arptables', vip_interface='eth0')
+    engine = dict(lvs_realserver.steps(module, None, OneInterface(), parse_vips(VIPS)))['vip']
+    with pytest.raises(Refused) as refused:
+        engine.validate()
+    assert str(refused.value) == (
+        'IPv6 VIP 2001:db8::100 on eth0: neighbour discovery answers for it on that interface and nothing in '
+        'lvs.dr suppresses that; this module holds every VIP on vip_interface: set vip_interface: lo, or leave '
+        'the IPv6 VIPs out of vip.')
+    gate = _vip.describe_unprotected(parse_vips(VIPS)[0], ['eth1'], {'eth1': {'arp_ignore': 1, 'arp_announce': 1}},
+                                     'lo', engine.hints['arp'])
+    assert gate.endswith('The protection step did not cover it: with method sysctl list every interface facing '
+                         'the segment in sysctl_interfaces (or keep all) and keep arp_announce 2; or use method '
+                         'arptables.')
+    for name, engine in lvs_realserver.steps(module, None, None, parse_vips(VIPS)) + steps(state='absent'):
+        if isinstance(engine, _vip.VipEngine):
+            assert not any('require_arp_suppression' in hint for hint in engine.hints.values()), name
