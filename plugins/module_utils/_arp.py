@@ -113,7 +113,7 @@ class Arptables(object):
         return self.path is not None
 
     def refresh(self):
-        dummy, self.listing, dummy2 = self.system.run([self.path, '-L', '-n'])
+        dummy, self.listing, dummy2 = self.system.query([self.path, '-L', '-n'])
         chains, self.rules = parse_arptables_listing(self.listing)
         for names in CHAIN_NAMES:
             if names[0] in chains:

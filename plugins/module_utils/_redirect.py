@@ -133,7 +133,7 @@ class CommandLayer(Layer):
 
     def present(self, rule):
         argv = self.argv('probe', rule)
-        rc, out, err = self.system.run(argv, check=False)
+        rc, out, err = self.system.query(argv, check=False)
         if rc not in (0, 1):
             self.system.module.fail_json(msg='Cannot probe for the rule %s: %s: %s'
                                              % (rule.label, ' '.join(argv), (err or out).strip()),
@@ -213,7 +213,7 @@ class SavedRulesLayer(Layer):
     def _dump(self, family, without=()):
         """The live iptables-save dump as the rules file should hold it, less the rules `without`."""
         dummy, save, dummy2 = IPTABLES_TOOLS[family]
-        dummy, dump, dummy2 = self.system.run([self.system.binary(save)])
+        dummy, dump, dummy2 = self.system.query([self.system.binary(save)])
         dropped = set(rule.key for rule in without)
 
         def kept(line):
@@ -274,7 +274,7 @@ def iptables_layers(system, families, persist, present):
     def listing(wanted):
         rules = []
         for family in wanted:
-            dummy, out, dummy2 = system.run([tools[family], '-t', 'nat', '-S', 'PREROUTING'])
+            dummy, out, dummy2 = system.query([tools[family], '-t', 'nat', '-S', 'PREROUTING'])
             rules.extend(parse_rule(family, split_line(line)[2:], COMMENTS['iptables']) for line in out.splitlines()
                          if line.startswith('-A PREROUTING '))
         return [rule for rule in rules if rule]
@@ -309,7 +309,7 @@ def firewalld_rules_may_exist(system, persist):
         return True
     for family in sorted(IPTABLES_TOOLS):
         tool = system.binary(IPTABLES_TOOLS[family][0], required=False)
-        if tool is not None and comment in system.run([tool, '-t', 'nat', '-S', 'PREROUTING'], check=False)[1]:
+        if tool is not None and comment in system.query([tool, '-t', 'nat', '-S', 'PREROUTING'], check=False)[1]:
             return True
     return False
 
@@ -321,7 +321,7 @@ def firewalld_layers(system, persist, present):
     firewall_cmd = system.binary('firewall-cmd', required=present)
     if firewall_cmd is None or not (present or firewalld_rules_may_exist(system, persist)):
         return []
-    rc, out, err = system.run([firewall_cmd, '--state'], check=False)
+    rc, out, err = system.query([firewall_cmd, '--state'], check=False)
     running = rc == 0
     if not running and present:
         system.module.fail_json(
@@ -333,7 +333,7 @@ def firewalld_layers(system, persist, present):
             return lambda rule: base + ['--direct', action, rule.family, 'nat', 'PREROUTING', '0'] + rule.spec
 
         def listing(families):
-            dummy, out, dummy2 = system.run(base + ['--direct', '--get-all-rules'])
+            dummy, out, dummy2 = system.query(base + ['--direct', '--get-all-rules'])
             rules = (parse_rule(words[0], words[4:], COMMENTS['firewalld'])
                      for words in (split_line(line) for line in out.splitlines())
                      if words[:4] in ([family, 'nat', 'PREROUTING', '0'] for family in families))

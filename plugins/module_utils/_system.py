@@ -33,6 +33,7 @@ class System(object):
 
     def __init__(self, module):
         self.module = module
+        self._listings = {}
 
     def lock(self):
         """Hold the host's lvs.dr lock until the module exits, so that two runs on one host (two
@@ -60,13 +61,32 @@ class System(object):
         return path
 
     def run(self, argv, check=True, data=None):
-        """Run an argv list with a C locale; by default fail the module on a non-zero exit."""
+        """Run an argv list with a C locale; by default fail the module on a non-zero exit. The
+        listings query() kept are forgotten: the command may change what they list."""
+        self._listings.clear()
+        return self._execute(argv, check, data)
+
+    def query(self, argv, check=True):
+        """run() for a command that only lists (arptables -L, iptables -S): its answer is kept until
+        the next run(), so the steps of one lvs_realserver call that read the same table read it once."""
+        key = tuple(argv)
+        if key not in self._listings:
+            self._listings[key] = self._execute(argv, False, None)
+        rc, out, err = self._listings[key]
+        if check and rc != 0:
+            self._fail(argv, rc, out, err)
+        return rc, out, err
+
+    def _execute(self, argv, check, data):
         rc, out, err = self.module.run_command(argv, data=data, binary_data=data is not None,
                                                environ_update={'LANG': 'C', 'LC_ALL': 'C'})
         if check and rc != 0:
-            self.module.fail_json(msg='Command failed: %s: %s' % (' '.join(argv), (err or out).strip()),
-                                  cmd=argv, rc=rc, stdout=out, stderr=err)
+            self._fail(argv, rc, out, err)
         return rc, out, err
+
+    def _fail(self, argv, rc, out, err):
+        self.module.fail_json(msg='Command failed: %s: %s' % (' '.join(argv), (err or out).strip()),
+                              cmd=argv, rc=rc, stdout=out, stderr=err)
 
     def read(self, path):
         """Text of a file, or None when it does not exist."""

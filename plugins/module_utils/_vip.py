@@ -13,8 +13,10 @@ __metaclass__ = type
 
 import ipaddress
 import os
+from importlib.util import find_spec
+import socket
 import string
-import traceback
+import struct
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
@@ -23,11 +25,7 @@ from ansible_collections.lvs.dr.plugins.module_utils._arp import (
     Arptables, effective_arp, read_arp_sysctls, unprotected_interfaces)
 from ansible_collections.lvs.dr.plugins.module_utils._units import Unit, UNIT_DIR
 
-PYROUTE2_IMPORT_ERROR = None
-try:
-    from pyroute2 import IPRoute
-except ImportError:
-    PYROUTE2_IMPORT_ERROR = traceback.format_exc()
+PYROUTE2_MISSING = find_spec('pyroute2') is None
 
 RUNTIME_RECORD = '/run/lvs-dr/vips'
 UNIT_SAFE = frozenset(string.ascii_letters + string.digits + '_.')
@@ -61,35 +59,103 @@ def label_for(interface):
     return label if len(label) <= MAX_LABEL else None
 
 
+# rtnetlink, as <linux/netlink.h>, <linux/rtnetlink.h> and <linux/if_addr.h> define it.
+NLMSG_ERROR, NLMSG_DONE, RTM_NEWADDR, RTM_GETADDR = 2, 3, 20, 22
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
+NLMSGHDR = struct.Struct('=IHHII')
+IFADDRMSG = struct.Struct('=BBBBI')
+RTATTR = struct.Struct('=HH')
+# The kernel fills a dump message of at most 32 KiB per read.
+RECV_BUFFER = 65536
+
+
+def _align(length):
+    return (length + 3) & ~3
+
+
+def parse_addr_messages(data):
+    """(done, [(index, family, prefixlen, {attribute type: bytes})]) of one read of an RTM_GETADDR dump."""
+    found, offset = [], 0
+    while offset + NLMSGHDR.size <= len(data):
+        length, kind = NLMSGHDR.unpack_from(data, offset)[:2]
+        if length < NLMSGHDR.size:
+            break
+        if kind == NLMSG_DONE:
+            return True, found
+        if kind == NLMSG_ERROR:
+            error = -struct.unpack_from('=i', data, offset + NLMSGHDR.size)[0]
+            raise OSError(error, os.strerror(error))
+        if kind == RTM_NEWADDR:
+            family, prefixlen, dummy, dummy2, index = IFADDRMSG.unpack_from(data, offset + NLMSGHDR.size)
+            attributes, position, end = {}, offset + NLMSGHDR.size + IFADDRMSG.size, offset + length
+            while position + RTATTR.size <= end:
+                size, kind = RTATTR.unpack_from(data, position)
+                if size < RTATTR.size:
+                    break
+                attributes[kind] = bytes(data[position + RTATTR.size:position + size])
+                position += _align(size)
+            found.append((index, family, prefixlen, attributes))
+        offset += _align(length)
+    return False, found
+
+
 class Netlink(object):
-    """Every netlink call of the module, over one IPRoute socket opened per run."""
+    """Every netlink call of the module. Reads are one RTM_GETADDR dump on a stdlib socket; pyroute2
+    (whose import costs more than the rest of a run that changes nothing) is loaded for a change."""
 
     def __init__(self, module):
         self.module = module
-        self.ipr = IPRoute()
+        self.ipr = None
 
     def close(self):
-        self.ipr.close()
+        if self.ipr is not None:
+            self.ipr.close()
 
     def link_names(self):
-        return dict((msg['index'], msg.get_attr('IFLA_IFNAME')) for msg in list(self.ipr.get_links()))
+        return dict(socket.if_nameindex())
 
     def link_index(self, name):
-        found = list(self.ipr.link_lookup(ifname=name))
-        return found[0] if found else None
+        try:
+            return socket.if_nametoindex(name)
+        except (OSError, ValueError):
+            return None
+
+    def _dump(self):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        try:
+            sock.send(NLMSGHDR.pack(NLMSGHDR.size + IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+                      + IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+            done, messages = False, []
+            while not done:
+                done, found = parse_addr_messages(sock.recv(RECV_BUFFER))
+                messages.extend(found)
+            return messages
+        finally:
+            sock.close()
 
     def addresses(self):
         """[{'index', 'address': ip_interface, 'label'}] of every interface."""
+        try:
+            messages = self._dump()
+        except (OSError, socket.error) as e:
+            self.module.fail_json(msg='netlink refused to list the addresses: %s' % to_text(e))
         result = []
-        # pyroute2 0.9 returns generators where 0.7 returned lists.
-        for msg in list(self.ipr.get_addr()):
-            address = msg.get_attr('IFA_LOCAL') or msg.get_attr('IFA_ADDRESS')
-            result.append({'index': msg['index'], 'label': msg.get_attr('IFA_LABEL'),
-                           'address': ipaddress.ip_interface(u'%s/%d' % (address, msg['prefixlen']))})
+        for index, family, prefixlen, attributes in messages:
+            # IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is the peer's on point-to-point links).
+            packed = attributes.get(IFA_LOCAL) or attributes.get(IFA_ADDRESS)
+            if family not in (socket.AF_INET, socket.AF_INET6) or packed is None:
+                continue
+            label = attributes.get(IFA_LABEL)
+            result.append({'index': index, 'label': to_text(label.rstrip(b'\0')) if label else None,
+                           'address': ipaddress.ip_interface((ipaddress.ip_address(packed), prefixlen))})
         return result
 
     def _call(self, command, index, vip, **extra):
         try:
+            if self.ipr is None:
+                from pyroute2 import IPRoute
+                self.ipr = IPRoute()
             self.ipr.addr(command, index=index, address=str(vip.ip), prefixlen=vip.network.prefixlen, **extra)
         except Exception as e:  # pyroute2's NetlinkError; its module path differs between releases
             self.module.fail_json(msg='netlink refused to %s %s: %s' % (command, vip, to_text(e)))

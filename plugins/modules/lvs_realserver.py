@@ -190,7 +190,7 @@ from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
 from ansible_collections.lvs.dr.plugins.module_utils._redirect import RedirectEngine
 from ansible_collections.lvs.dr.plugins.module_utils._suppress import SYSCTL_DEFAULTS, ArptablesEngine, SysctlEngine
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
-from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_IMPORT_ERROR, Netlink, VipEngine
+from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_MISSING, Netlink, VipEngine
 
 REDIRECT = ('iptables', 'firewalld')
 HOLDERS = ('sysctl', 'arptables')
@@ -299,8 +299,8 @@ def main():
         mutually_exclusive=[('interface', 'real_ip')],
         supports_check_mode=True,
     )
-    if PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    if PYROUTE2_MISSING:
+        module.fail_json(msg=missing_required_lib('pyroute2'))
     vips = validate(module)
     system = System(module)
     system.lock()

@@ -13,7 +13,8 @@ short_description: Hold LVS-DR virtual IPs on a real server, and only the ones i
 version_added: 0.1.0
 description:
   - Adds or removes the virtual IPs (VIPs) of an LVS Direct Routing service on a real server, through
-    netlink (pyroute2). By default the VIPs go on C(lo) as host addresses (/32, /128).
+    netlink (the addresses are read with one C(RTM_GETADDR) dump and changed with pyroute2, which is loaded
+    only when something changes). By default the VIPs go on C(lo) as host addresses (/32, /128).
   - Ownership. IPv4 VIPs are labelled C(<interface>:lvs); every VIP the module adds is also listed in its
     record (O(persist_file) with O(persist=true), the runtime record C(/run/lvs-dr/vips) with O(persist=false),
     which vanishes at reboot together with the addresses). An address is the module's own when it carries that
@@ -220,7 +221,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
-from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_IMPORT_ERROR, Netlink, VipEngine
+from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_MISSING, Netlink, VipEngine
 
 
 def main():
@@ -238,8 +239,8 @@ def main():
         required_if=[('state', 'present', ('vip',))],
         supports_check_mode=True,
     )
-    if PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=PYROUTE2_IMPORT_ERROR)
+    if PYROUTE2_MISSING:
+        module.fail_json(msg=missing_required_lib('pyroute2'))
     netlink = Netlink(module)
     try:
         system = System(module)

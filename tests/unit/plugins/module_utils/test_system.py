@@ -28,7 +28,7 @@ class Failed(Exception):
 
 
 class Module(object):
-    def fail_json(self, msg):
+    def fail_json(self, msg, **result):
         raise Failed(msg)
 
 
@@ -42,3 +42,39 @@ def test_lock_makes_a_second_run_wait_then_fail_naming_the_lock(tmp_path, monkey
         assert str(e).startswith('Another lvs.dr run on this host has held %s' % (tmp_path / 'lvs-dr.lock'))
     else:
         raise AssertionError('the second lock was granted')
+
+
+class Commands(Module):
+    """run_command of a host whose listing changes with every command that is not a listing."""
+
+    def __init__(self):
+        self.calls, self.generation = [], 0
+
+    def run_command(self, argv, **kwargs):
+        self.calls.append(argv)
+        if argv[-1] != '-S':
+            self.generation += 1
+        return 0, 'generation %d' % self.generation, ''
+
+
+def test_query_keeps_a_listing_until_the_next_run():
+    module = Commands()
+    system = _system.System(module)
+    assert system.query(['iptables', '-S'])[1] == system.query(['iptables', '-S'])[1] == 'generation 0'
+    assert len(module.calls) == 1
+    system.run(['iptables', '-A', 'x'])
+    assert system.query(['iptables', '-S'])[1] == 'generation 1'
+    assert len(module.calls) == 3
+
+
+def test_query_fails_on_an_error_only_when_asked_to():
+    module = Commands()
+    module.run_command = lambda argv, **kwargs: (2, '', 'no such table')
+    system = _system.System(module)
+    assert system.query(['iptables', '-S'], check=False)[0] == 2
+    try:
+        system.query(['iptables', '-S'])
+    except Failed as e:
+        assert str(e) == 'Command failed: iptables -S: no such table'
+    else:
+        raise AssertionError('a failed listing passed')

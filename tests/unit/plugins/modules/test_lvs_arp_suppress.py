@@ -46,7 +46,7 @@ class FakeSystem(System):
         self.host = host
         module.get_bin_path = lambda name, required=False, opt_dirs=None: host.binaries.get(name)
 
-    def run(self, argv, check=True, data=None):
+    def _execute(self, argv, check, data):
         self.host.calls.append(list(argv))
         rc, out, err = self.host.command(list(argv))
         if check and rc != 0:

@@ -7,6 +7,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
+import socket
+import struct
+import subprocess
+import sys
+import types
 
 import pytest
 
@@ -82,7 +88,7 @@ class FakeSystem(object):
             self.module.fail_json(msg='The %s binary was not found' % name)
         return None
 
-    def run(self, argv, check=True, data=None):
+    def query(self, argv, check=True):
         self.host.calls.append(('run', argv))
         assert argv == ['/usr/sbin/arptables', '-L', '-n']
         return 0, self.host.arptables, ''
@@ -430,39 +436,56 @@ def test_missing_ip_binary_fails_before_changes(host):
 
 
 def test_missing_pyroute2(host, monkeypatch):
-    monkeypatch.setattr(lvs_vip, 'PYROUTE2_IMPORT_ERROR', 'Traceback: no module named pyroute2')
+    monkeypatch.setattr(lvs_vip, 'PYROUTE2_MISSING', True)
     result = run(BOTH, expect=Fail)
     assert 'pyroute2' in result['msg'] and 'Failed to import the required Python library' in result['msg']
 
 
-# The netlink seam itself, against a stand-in IPRoute shaped like pyroute2 0.7 (tuples) and 0.9 (generators).
+# The netlink seam itself: reads are a raw RTM_GETADDR dump, changes go through pyroute2's IPRoute
+# (a stand-in here, shaped like pyroute2 0.7 and 0.9 alike: addr() is all the seam calls).
 
-class Msg(dict):
-    def __init__(self, attrs, **fields):
-        dict.__init__(self, fields)
-        self.attrs = attrs
+def nlmsg(kind, payload):
+    return _vip.NLMSGHDR.pack(_vip.NLMSGHDR.size + len(payload), kind, 2, 1, 0) + payload
 
-    def get_attr(self, name):
-        return self.attrs.get(name)
+
+def rtattr(kind, data):
+    size = _vip.RTATTR.size + len(data)
+    return _vip.RTATTR.pack(size, kind) + data + b'\0' * (_vip._align(size) - size)
+
+
+def addr_msg(family, prefixlen, index, *attributes):
+    return nlmsg(_vip.RTM_NEWADDR, _vip.IFADDRMSG.pack(family, prefixlen, 0, 0, index) + b''.join(attributes))
+
+
+def test_parse_addr_messages_of_a_dump():
+    v4 = ipaddress.ip_address(u'198.51.100.100').packed
+    v6 = ipaddress.ip_address(u'2001:db8:0:1::100').packed
+    first = addr_msg(socket.AF_INET, 32, 1, rtattr(_vip.IFA_ADDRESS, v4), rtattr(_vip.IFA_LOCAL, v4),
+                     rtattr(_vip.IFA_LABEL, b'lo:lvs\0')) + addr_msg(socket.AF_INET6, 128, 1, rtattr(_vip.IFA_ADDRESS, v6))
+    assert _vip.parse_addr_messages(first) == (False, [
+        (1, socket.AF_INET, 32, {_vip.IFA_ADDRESS: v4, _vip.IFA_LOCAL: v4, _vip.IFA_LABEL: b'lo:lvs\0'}),
+        (1, socket.AF_INET6, 128, {_vip.IFA_ADDRESS: v6})])
+    assert _vip.parse_addr_messages(nlmsg(_vip.NLMSG_DONE, b'\0' * 4)) == (True, [])
+    with pytest.raises(OSError) as e:
+        _vip.parse_addr_messages(nlmsg(_vip.NLMSG_ERROR, struct.pack('=i', -1) + b'\0' * 16))
+    assert e.value.errno == 1
+
+
+def test_netlink_reads_agree_with_ip():
+    """The dump on the machine running the tests (a read of its own addresses) against ip -j."""
+    listing = json.loads(subprocess.check_output(['ip', '-j', 'addr', 'show']))
+    expected = sorted((link['ifindex'], u'%s/%d' % (a['local'], a['prefixlen']), a.get('label'))
+                      for link in listing for a in link.get('addr_info', []))
+    nl = _vip.Netlink(Module())
+    got = sorted((a['index'], str(a['address']), a['label']) for a in nl.addresses())
+    assert got == expected
+    assert nl.link_names() == dict((link['ifindex'], link['ifname']) for link in listing)
+    assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
 
 
 class FakeIPRoute(object):
-    def __init__(self, generators):
-        self.wrap = (lambda items: (i for i in items)) if generators else tuple
+    def __init__(self):
         self.calls = []
-
-    def link_lookup(self, ifname):
-        return self.wrap([1] if ifname == 'lo' else [])
-
-    def get_links(self):
-        return self.wrap([Msg({'IFLA_IFNAME': 'lo'}, index=1), Msg({'IFLA_IFNAME': 'eth0'}, index=2)])
-
-    def get_addr(self):
-        return self.wrap([
-            Msg({'IFA_LOCAL': '198.51.100.100', 'IFA_ADDRESS': '198.51.100.100', 'IFA_LABEL': 'lo:lvs'},
-                index=1, prefixlen=32, family=2),
-            Msg({'IFA_ADDRESS': '2001:db8:0:1::100'}, index=1, prefixlen=128, family=10),
-        ])
 
     def addr(self, command, **kwargs):
         if kwargs['address'] == '198.51.100.9':
@@ -478,17 +501,10 @@ class Module(object):
         raise Fail(result)
 
 
-@pytest.mark.parametrize('generators', [False, True], ids=['pyroute2-0.7', 'pyroute2-0.9'])
-def test_netlink_seam(monkeypatch, generators):
-    ipr = FakeIPRoute(generators)
-    monkeypatch.setattr(_vip, 'IPRoute', lambda: ipr, raising=False)
+def test_netlink_changes_through_pyroute2(monkeypatch):
+    ipr = FakeIPRoute()
+    monkeypatch.setitem(sys.modules, 'pyroute2', types.SimpleNamespace(IPRoute=lambda: ipr))
     nl = _vip.Netlink(Module())
-    assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
-    assert nl.link_names() == {1: 'lo', 2: 'eth0'}
-    assert nl.addresses() == [
-        {'index': 1, 'label': 'lo:lvs', 'address': ipaddress.ip_interface(u'198.51.100.100/32')},
-        {'index': 1, 'label': None, 'address': ipaddress.ip_interface(u'2001:db8:0:1::100/128')},
-    ]
     nl.add(1, ipaddress.ip_interface(u'198.51.100.100/32'), 'lo:lvs')
     nl.add(1, ipaddress.ip_interface(u'2001:db8:0:1::100/128'))
     nl.delete(1, ipaddress.ip_interface(u'198.51.100.100/32'))
@@ -502,6 +518,14 @@ def test_netlink_seam(monkeypatch, generators):
     with pytest.raises(Fail) as e:
         nl.add(1, ipaddress.ip_interface(u'198.51.100.9/32'))
     assert e.value.result['msg'].startswith('netlink refused to add 198.51.100.9/32: ')
+
+
+def test_netlink_without_a_change_does_not_load_pyroute2(monkeypatch):
+    monkeypatch.delitem(sys.modules, 'pyroute2', raising=False)
+    nl = _vip.Netlink(Module())
+    nl.addresses()
+    nl.close()
+    assert 'pyroute2' not in sys.modules
 
 
 @pytest.mark.parametrize('name, escaped', [('eth0', 'eth0'), ('eth0.100', 'eth0.100'), ('br-lan', 'br\\x2dlan'),
