@@ -145,6 +145,19 @@ def section_dataplane(d):
     return out
 
 
+def provenance(res):
+    """A line naming the parts an earlier run measured (bench/run --merge kept them), or none."""
+    titles = {'config': 'director configuration scale', 'modules': 'module cost', 'converge': 'converge',
+              'dataplane': 'data plane'}
+    older = ['%s (%s, commit %s)' % (titles[p], res[p]['measured']['date'], res[p]['measured']['commit'])
+             for p in ('config', 'modules', 'converge', 'dataplane')
+             if p in res and res[p].get('measured', {}).get('date', res['date']) != res['date']]
+    if not older:
+        return []
+    return ['Parts measured by an earlier run and kept in this results file (`bench/run --merge`), on the same '
+            'machine: %s. The machine line above is this run\'s.' % '; '.join(older), '']
+
+
 def write(res, results_rel):
     m = res['machine']
     out = ['# Performance', '',
@@ -156,6 +169,7 @@ def write(res, results_rel):
            'Load average (1/5/15 min) at the start %s, at the end %s (other jobs shared the machine).' % (
                m['nproc'], m['cpu_model'], m['kernel'], m['director'], m['ansible'], m['python'], m['git'],
                '/'.join(f(x, 2) for x in m['loadavg_start']), '/'.join(f(x, 2) for x in m.get('loadavg_end', []))), '',
+           ] + provenance(res) + [
            'Run it: `bench/run` (all, about 25 minutes) or `bench/run config|modules|converge|dataplane`; '
            '`bench/dataplane.py --help` for the load generator alone (any client host).', '']
     summary, notes = [], []
