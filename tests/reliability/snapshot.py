@@ -198,6 +198,15 @@ def wait_for(predicate, timeout, step=0.5):
     return predicate()
 
 
+def wait_until_served(lab, timeout=30):
+    """True once HTTP through the IPv4 VIP answers from the client. A director converged from
+    scratch holds the VIP only after VRRP's master-down interval (about 3 advert_int) and serves
+    it once keepalived has set up IPVS: a proof measuring the service starts after that."""
+    url = 'http://%s/' % lab.vars['lab_vip4']
+    return wait_for(lambda: lab.run('client', 'curl', '-s', '-m', '1', '-o', '/dev/null', url).returncode == 0,
+                    timeout)
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -28,6 +28,7 @@ def lab():
     with lab_up(LAB_NAME, '--realservers', '2', '--directors', '1') as up:
         run = snapshot.site(up, '-e', 'lvs_dr_realserver_method=sysctl')
         assert run.returncode == 0, run.stdout[-6000:]
+        assert snapshot.wait_until_served(up), 'HTTP through the VIP does not answer after the converge'
         yield up
 
 
