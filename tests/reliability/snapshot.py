@@ -139,9 +139,9 @@ class Stream(object):
     def __init__(self, lab, count=3000, interval=0.1, timeout=0.5, limit=600, vip=None, fresh_ports=False):
         """fresh_ports: every request from its own source port (30001, 30002, ...). A DR director
         sends a new connection that reuses the source port of one it still tracks (FIN_WAIT, 2 min)
-        to that connection's real server, drained or not (net.ipv4.vs.conn_reuse_mode 1, the
-        default); with random ports a few percent of the requests do, so a test of scheduling
-        alone uses fresh ones."""
+        to that connection's real server, drained or not, under net.ipv4.vs.conn_reuse_mode 1 (the
+        kernel default; keepalived_director sets 2, which reschedules such a connection); with
+        fresh ports a test of scheduling does not depend on either setting."""
         self.lab = lab
         self.stopfile = '/tmp/rel-stream.stop'
         assert not fresh_ports or count < 30000
