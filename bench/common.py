@@ -45,12 +45,12 @@ def machine():
     except Exception:  # pragma: no cover - informative only
         ansible_version = '?'
     git = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain', '--', 'roles', 'plugins'], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', 'roles', 'plugins', 'bench'],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return {'nproc': os.cpu_count(), 'cpu_model': model, 'kernel': platform.release(),
             'director': 'user-mode-linux (Debian linux.uml 6.1) guest with real IPVS',
             'python': platform.python_version(), 'ansible': ansible_version,
-            'git': git + (' (roles/ or plugins/ with uncommitted changes)' if dirty else ''),
+            'git': git + (' (roles/, plugins/ or bench/ with uncommitted changes)' if dirty else ''),
             'loadavg_start': loadavg()}
 
 

@@ -37,6 +37,9 @@ def run(duration=10, concurrency=8, keep_lab=False):
     try:
         sh(site + ['-e', 'lvs_dr_realserver_method=sysctl'], cwd=ROOT, env=env)
         sh(['podman', 'cp', os.path.join(BENCH, 'dataplane.py'), client + ':/root/dataplane.py'])
+        # Without it the client runs out of free ports after about 14,000 connections in a minute and
+        # its connect() then costs ~8 ms (bench/dataplane.py's docstring): a load generator's setting.
+        sh(['podman', 'exec', client, 'sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'])
         current = 'sysctl'
         for method in METHODS + METHODS[::-1]:
             if current == 'firewalld' and method != 'firewalld':
@@ -74,7 +77,8 @@ def run(duration=10, concurrency=8, keep_lab=False):
         'measurement the real servers are reconverged with `-e lvs_dr_realserver_method=X` (and firewalld '
         'stopped when leaving the firewalld method: the role leaves it running). Load: bench/dataplane.py '
         'on the client, %d threads, a new TCP connection per HTTP request (no keep-alive), %d s per '
-        'measurement after a 2 s warm-up, two passes (forward, then reverse method order); requests/s over '
+        'measurement after a 2 s warm-up, two passes (forward, then reverse method order), '
+        '`net.ipv4.tcp_tw_reuse=1` on the client (below); requests/s over '
         'both passes, percentiles the request-weighted mean of the percentiles of both passes '
         '(each pass in the raw results).' % (LAB_NAME, concurrency, duration))
     res['analysis'] = analysis(res)
@@ -86,6 +90,11 @@ def analysis(res):
     rps = {k: v['rps'] for k, v in m.items()}
     lo, hi = min(rps.values()), max(rps.values())
     runs = res['runs']
+    clients = [r['client'] for r in runs if r.get('client')]
+    ports = (' The client\'s ports were not the limit: `tcp_tw_reuse` %s, at most %d sockets in TIME_WAIT at '
+             'the end of a measurement, of %d ephemeral ports.' % (
+                 '/'.join(sorted({str(c['tcp_tw_reuse']) for c in clients})), max(c['timewait'] for c in clients),
+                 clients[0]['ephemeral_ports'])) if clients else ''
     return (
         'Spread between methods: %.0f-%.0f requests/s (%.0f%%); between the two passes of the same method up '
         'to %.0f%%. Most likely (an inference: nothing here measures CPU per component) the bottleneck '
@@ -97,7 +106,7 @@ def analysis(res):
             lo, hi, 100.0 * (hi - lo) / hi,
             max(100.0 * abs(a['rps'] - b['rps']) / max(a['rps'], b['rps'])
                 for a in runs for b in runs if a['method'] == b['method'] and a is not b) if len(runs) > 4 else 0,
-            sum(r['errors'] for r in runs), ', '.join(sorted({s for r in runs for s in r['by_server']}))))
+            sum(r['errors'] for r in runs), ', '.join(sorted({s for r in runs for s in r['by_server']})))) + ports
 
 
 if __name__ == '__main__':
