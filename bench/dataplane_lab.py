@@ -91,10 +91,15 @@ def analysis(res):
     lo, hi = min(rps.values()), max(rps.values())
     runs = res['runs']
     clients = [r['client'] for r in runs if r.get('client')]
-    ports = (' The client\'s ports were not the limit: `tcp_tw_reuse` %s, at most %d sockets in TIME_WAIT at '
-             'the end of a measurement, of %d ephemeral ports.' % (
-                 '/'.join(sorted({str(c['tcp_tw_reuse']) for c in clients})), max(c['timewait'] for c in clients),
-                 clients[0]['ephemeral_ports'])) if clients else ''
+    ports = ''
+    if clients:  # connect() slows down once TIME_WAIT holds half the ports, unless they are reused
+        tw, total = max(c['timewait'] for c in clients), min(c['ephemeral_ports'] for c in clients)
+        free = all(c['tcp_tw_reuse'] == 1 for c in clients) or tw < total // 2
+        ports = ' The client\'s ports %s: `tcp_tw_reuse` %s, at most %d sockets in TIME_WAIT at the end of a ' \
+                'measurement, %s half of its %d ephemeral ports.' % (
+                    'were not the limit' if free else '**may have been the limit**',
+                    '/'.join(sorted({str(c['tcp_tw_reuse']) for c in clients})), tw,
+                    'below' if tw < total // 2 else 'not below', total)
     return (
         'Spread between methods: %.0f-%.0f requests/s (%.0f%%); between the two passes of the same method up '
         'to %.0f%%. Most likely (an inference: nothing here measures CPU per component) the bottleneck '
