@@ -9,8 +9,8 @@ import time
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 LAB = os.path.join(ROOT, 'lab', 'lab')
-# The Ansible used for the figures (ansible 12.3.0, ansible-core 2.19.14); overridable.
-VENV_BIN = os.environ.get('BENCH_ANSIBLE_BIN', '/tmp/probe-venv/bin')
+# The project's venv (scripts/bootstrap creates it from requirements-dev.txt); overridable.
+VENV_BIN = os.environ.get('BENCH_ANSIBLE_BIN', os.path.join(ROOT, '.venv', 'bin'))
 
 
 def tool(name):

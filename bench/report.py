@@ -170,7 +170,7 @@ def write(res, results_rel):
                m['nproc'], m['cpu_model'], m['kernel'], m['director'], m['ansible'], m['python'], m['git'],
                '/'.join(f(x, 2) for x in m['loadavg_start']), '/'.join(f(x, 2) for x in m.get('loadavg_end', []))), '',
            ] + provenance(res) + [
-           'Run it: `bench/run` (all, about 25 minutes) or `bench/run config|modules|converge|dataplane`; '
+           'Run it (after `scripts/bootstrap`, whose venv it uses): `bench/run` (all, about 25 minutes) or `bench/run config|modules|converge|dataplane`; '
            '`bench/dataplane.py --help` for the load generator alone (any client host).', '']
     summary, notes = [], []
     if 'config' in res:
