@@ -15,8 +15,10 @@ __metaclass__ = type
 CONF_DIR = '/proc/sys/net/ipv4/conf'
 ARP_KEYS = ('arp_ignore', 'arp_announce')
 # arp_ignore values that stop replies for an address held on another interface (kernel
-# arp_ignore(): 1-3 restrict by scope, 8 never replies; 4-7 are reserved and do reply).
-IGNORING = (1, 2, 3, 8)
+# arp_ignore(): 1 and 2 want the target on the receiving interface, 8 never replies). 3 only
+# keeps host-scope addresses quiet, on any interface: a VIP on lo has global scope and is
+# answered; 4-7 are reserved and reply like 0.
+IGNORING = (1, 2, 8)
 # arp_announce 2: always announce the best address of the outgoing interface, never the VIP.
 ANNOUNCING_SAFELY = 2
 # Chain names: arptables 0.0.5 and the nft builds use INPUT/OUTPUT; arptables_jf used IN/OUT.

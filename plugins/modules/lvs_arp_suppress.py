@@ -74,9 +74,11 @@ options:
     description:
       - O(method=sysctl) only. The C(arp_ignore) value. Default V(1).
       - V(1) replies only for addresses of the receiving interface, which is what DR needs; V(2) also requires the
-        sender in the same subnet; V(3) refuses host-scope addresses; V(8) never replies.
+        sender in the same subnet; V(8) never replies.
+      - V(3) is not offered. It only keeps host-scope addresses quiet, and the VIP on C(lo) has global scope, so
+        the host would still answer ARP for it.
     type: int
-    choices: [1, 2, 3, 8]
+    choices: [1, 2, 8]
   arp_announce:
     description:
       - O(method=sysctl) only. The C(arp_announce) value. Default V(2).
@@ -252,7 +254,7 @@ def main():
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             persist=dict(type='bool', default=True),
             interfaces=dict(type='list', elements='str'),
-            arp_ignore=dict(type='int', choices=[1, 2, 3, 8]),
+            arp_ignore=dict(type='int', choices=[1, 2, 8]),
             arp_announce=dict(type='int', choices=[1, 2]),
             sysctl_file=dict(type='path'),
             vip=dict(type='list', elements='str'),

@@ -85,9 +85,11 @@ options:
     elements: str
     default: [all]
   arp_ignore:
-    description: O(method=sysctl), the C(arp_ignore) value.
+    description:
+      - O(method=sysctl), the C(arp_ignore) value.
+      - Not V(3), which still answers ARP for a global-scope VIP on C(lo); see M(lvs.dr.lvs_arp_suppress).
     type: int
-    choices: [1, 2, 3, 8]
+    choices: [1, 2, 8]
     default: 1
   arp_announce:
     description: O(method=sysctl), the C(arp_announce) value.
@@ -289,7 +291,7 @@ def main():
             )),
             vip_interface=dict(type='str', default='lo'),
             sysctl_interfaces=dict(type='list', elements='str', default=['all']),
-            arp_ignore=dict(type='int', choices=[1, 2, 3, 8], default=1),
+            arp_ignore=dict(type='int', choices=[1, 2, 8], default=1),
             arp_announce=dict(type='int', choices=[1, 2], default=2),
             interface=dict(type='str'),
             real_ip=dict(type='str'),

@@ -41,3 +41,8 @@ def test_reserved_arp_ignore_values_do_not_suppress():
     # Kernel arp_ignore(): 4-7 are reserved and reply like 0.
     assert not sysctl_suppresses({'arp_ignore': 5, 'arp_announce': 2})
     assert sysctl_suppresses({'arp_ignore': 8, 'arp_announce': 2})
+
+
+def test_arp_ignore_3_does_not_suppress():
+    # Kernel arp_ignore() 3 keeps host-scope addresses quiet only; the VIP on lo is global scope.
+    assert not sysctl_suppresses({'arp_ignore': 3, 'arp_announce': 2})

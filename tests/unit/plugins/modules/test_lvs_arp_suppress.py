@@ -458,7 +458,7 @@ BAD = [
     (dict(interfaces=['eth9']), 'interfaces: eth9 does not exist'),
     (dict(interfaces=[]), 'interfaces: give at least one entry'),
     (dict(method='arptables', vip=[]), 'vip: give at least one entry'),
-    (dict(arp_ignore=4), 'value of arp_ignore must be one of: 1, 2, 3, 8, got: 4'),
+    (dict(arp_ignore=3), 'value of arp_ignore must be one of: 1, 2, 8, got: 3'),
     (dict(arp_announce=0), 'value of arp_announce must be one of: 1, 2, got: 0'),
     (dict(vip=[V4]), 'vip: only with method=arptables, not with method=sysctl.'),
     (dict(method='arptables'), 'method is arptables and state is present but all of the following are missing: vip'),

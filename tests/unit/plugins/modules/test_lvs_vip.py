@@ -316,6 +316,15 @@ def test_gate_refuses_without_suppression(host):
     assert result['msg'] == GATE_MSG and h.mutations() == []
 
 
+def test_gate_refuses_arp_ignore_3(host):
+    # 3 answers ARP for a global-scope address on any interface, which the VIP on lo is.
+    h = FakeHost(arp=(3, 2))
+    host['host'] = h
+    assert run(BOTH, expect=Fail)['msg'] == GATE_MSG.replace('arp_ignore=0, arp_announce=0',
+                                                             'arp_ignore=3, arp_announce=2')
+    assert h.mutations() == []
+
+
 def test_gate_uses_the_effective_value(host):
     # lo alone suppressed is not enough; eth0's own value counts together with all.
     h = FakeHost(arp=(0, 2))
