@@ -20,6 +20,7 @@ ARP_KEYS = ('arp_ignore', 'arp_announce')
 # answered; 4-7 are reserved and reply like 0.
 IGNORING = (1, 2, 8)
 # arp_announce 2: always announce the best address of the outgoing interface, never the VIP.
+# Not "at least 2": arp_solicit() treats 3 and above like 0 and announces the VIP.
 ANNOUNCING_SAFELY = 2
 # Chain names: arptables 0.0.5 and the nft builds use INPUT/OUTPUT; arptables_jf used IN/OUT.
 CHAIN_NAMES = (('INPUT', 'OUTPUT'), ('IN', 'OUT'))
@@ -49,7 +50,7 @@ def effective_arp(sysctls):
 def sysctl_suppresses(effective):
     """True when one interface's effective values keep it from answering/announcing a VIP
     that is held on another interface (lo)."""
-    return effective['arp_ignore'] in IGNORING and effective['arp_announce'] >= ANNOUNCING_SAFELY
+    return effective['arp_ignore'] in IGNORING and effective['arp_announce'] == ANNOUNCING_SAFELY
 
 
 def _strip_host_mask(address):
@@ -77,7 +78,9 @@ def parse_arptables_listing(text):
             continue
         rule = {'chain': chain}
         for i, word in enumerate(words[:-1]):
-            if word.startswith('-'):
+            if word == '!':  # an inverted match (`! -d VIP`) is never one of the module's rules
+                rule['!'] = True
+            elif word.startswith('-'):
                 rule[word] = _strip_host_mask(words[i + 1])
         rules.append(rule)
     return chains, rules

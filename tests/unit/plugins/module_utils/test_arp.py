@@ -21,6 +21,11 @@ def test_listing_parses_into_option_dicts():
                      {'chain': 'OUTPUT', '-j': 'mangle', '-s': '198.51.100.100', '--mangle-ip-s': '198.51.100.11'}]
 
 
+def test_an_inverted_match_is_not_read_as_the_plain_rule():
+    dummy, rules = parse_arptables_listing('Chain INPUT (policy ACCEPT)\n-j DROP ! -d 198.51.100.100\n')
+    assert rules == [{'chain': 'INPUT', '-j': 'DROP', '!': True, '-d': '198.51.100.100'}]
+
+
 def test_save_format_keeps_numeric_addresses_and_policies():
     # arptables-save of the nft build would print "--mangle-ip-s rs1" here.
     assert listing_to_save(LISTING) == (
@@ -46,3 +51,9 @@ def test_reserved_arp_ignore_values_do_not_suppress():
 def test_arp_ignore_3_does_not_suppress():
     # Kernel arp_ignore() 3 keeps host-scope addresses quiet only; the VIP on lo is global scope.
     assert not sysctl_suppresses({'arp_ignore': 3, 'arp_announce': 2})
+
+
+def test_arp_announce_above_2_does_not_suppress():
+    # Kernel arp_solicit(): values other than 1 and 2 announce like 0, the VIP included.
+    assert not sysctl_suppresses({'arp_ignore': 1, 'arp_announce': 3})
+    assert sysctl_suppresses({'arp_ignore': 1, 'arp_announce': 2})
