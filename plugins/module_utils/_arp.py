@@ -102,6 +102,25 @@ def listing_to_save(text):
     return '\n'.join(lines + rules) + '\n'
 
 
+def _cannot_match(earlier, rule):
+    """True when `earlier` cannot decide an ARP packet that `rule` matches: it names another single
+    address in the same field (-d in INPUT, -s in OUTPUT). Anything else might (an ACCEPT for a
+    client, a subnet, an inverted match), and a rule behind it may never be reached."""
+    key = '-d' if '-d' in rule else '-s'
+    address = earlier.get(key)
+    return address is not None and '/' not in address and address != rule[key] and not earlier.get('!')
+
+
+def in_force(rules, rule):
+    """True when `rule` is in the table and every rule before it in its chain cannot match first."""
+    for earlier in rules:
+        if earlier == rule:
+            return True
+        if earlier.get('chain') == rule['chain'] and not _cannot_match(earlier, rule):
+            return False
+    return False
+
+
 class Arptables(object):
     """The arptables filter table as the installed binary names and shows it."""
 
@@ -109,7 +128,7 @@ class Arptables(object):
         self.system = system
         self.path = system.binary('arptables', required=required)
         self.input_chain, self.output_chain = CHAIN_NAMES[0]
-        self.rules = []
+        self.chains, self.rules = [], []
         if self.path is not None:
             self.refresh()
 
@@ -119,11 +138,16 @@ class Arptables(object):
 
     def refresh(self):
         dummy, self.listing, dummy2 = self.system.query([self.path, '-L', '-n'])
-        chains, self.rules = parse_arptables_listing(self.listing)
+        self.chains, self.rules = parse_arptables_listing(self.listing)
         for names in CHAIN_NAMES:
-            if names[0] in chains:
+            if names[0] in self.chains:
                 self.input_chain, self.output_chain = names
                 break
+
+    def head(self, rules, chain):
+        """The index in rules (in the listing's order) of a rule inserted at the head of chain."""
+        rank = self.chains.index
+        return next((i for i, r in enumerate(rules) if rank(r['chain']) >= rank(chain)), len(rules))
 
     def drop_rule(self, vip):
         return {'chain': self.input_chain, '-d': vip, '-j': 'DROP'}
@@ -131,16 +155,13 @@ class Arptables(object):
     def mangle_rule(self, vip, real_ip):
         return {'chain': self.output_chain, '-s': vip, '-j': 'mangle', '--mangle-ip-s': real_ip}
 
-    def has(self, rule):
-        """A rule in force that matches exactly these options and no interface restriction."""
-        return any(r == rule for r in self.rules)
-
     def drops(self, vip):
-        return self.has(self.drop_rule(vip))
+        """The DROP rule for vip, with no interface restriction, reached before any other verdict."""
+        return in_force(self.rules, self.drop_rule(vip))
 
     def mangles(self, vip):
         return any(r.get('chain') == self.output_chain and r.get('-s') == vip and r.get('-j') == 'mangle'
-                   and '--mangle-ip-s' in r and len(r) == 4 for r in self.rules)
+                   and '--mangle-ip-s' in r and len(r) == 4 and in_force(self.rules, r) for r in self.rules)
 
     @staticmethod
     def argv(rule):

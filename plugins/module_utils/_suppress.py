@@ -18,8 +18,8 @@ import os
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    ARP_KEYS, CONF_DIR, Arptables, effective_arp, listing_to_save, read_arp_sysctls)
-from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, Unit
+    ARP_KEYS, CONF_DIR, Arptables, effective_arp, in_force, listing_to_save, read_arp_sysctls)
+from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, VIPS_UNIT, Unit
 
 OWNER = 'lvs.dr.lvs_arp_suppress'
 MARKER = '# Managed by the lvs.dr Ansible collection (%s); changes here are overwritten.' % OWNER
@@ -147,9 +147,8 @@ class SysctlEngine(object):
             plan.add('%s %s to %d' % (why, conf_path(name, key), value), system.set_proc, conf_path(name, key), value)
             after[name][key] = value
 
-        kept, keep_path = {}, None
+        kept = {}
         if present:
-            keep_path = file_path if params['persist'] else run_path
             for name in params['interfaces']:
                 for key in ARP_KEYS:
                     item = (name, key)
@@ -167,8 +166,14 @@ class SysctlEngine(object):
                 if previous != ours:
                     set_value(item, previous, 'restore')
         content = render_sysctl(kept) if kept else None
-        for path in (file_path, run_path):
-            wanted = content if path == keep_path else None
+        # persist=false manages the runtime layer only. The boot file of an earlier persistent run
+        # stays, as the VIPs' boot record and the saved arptables table do: the boot layers change
+        # together or not at all, so a VIP never comes back at boot without its suppression.
+        boot_file = content if params['persist'] else texts[file_path]
+        run_file = None if params['persist'] else content
+        if boot_file not in (None, content):
+            module.warn('%s stays as it is (persist is false) and applies again at the next boot.' % file_path)
+        for path, wanted in ((file_path, boot_file), (run_path, run_file)):
             if texts[path] == wanted:
                 continue
             if wanted is None:
@@ -181,10 +186,10 @@ class SysctlEngine(object):
         before = dict(values=dict((n, live[n]) for n in names if n in live),
                       files=dict((p, texts[p]) for p in files))
         after_state = dict(values=dict((n, after[n]) for n in names if n in after),
-                           files=dict((p, content if p == keep_path else None) for p in files))
+                           files={file_path: boot_file, run_path: run_file})
         return before, after_state, dict(
             method='sysctl', effective=effective_arp(after),
-            sysctl_file=file_path if present and params['persist'] else None,
+            sysctl_file=file_path if boot_file is not None else None,
             previous=nested(dict((item, prev) for item, (prev, dummy) in kept.items()) if present else restored))
 
 
@@ -251,6 +256,15 @@ def strip_comments(text):
     return ''.join('%s\n' % line for line in lines if line and not line.startswith('#'))
 
 
+def move_to_head(system, arptables, rule):
+    """Insert a copy at the head of the chain, then delete the old copy by its number: deleting by
+    the options would take the new copy, and deleting first would leave the VIP unguarded."""
+    system.run([arptables.path, '-I', rule['chain'], '1'] + Arptables.argv(rule))
+    arptables.refresh()
+    chain = [r for r in arptables.rules if r['chain'] == rule['chain']]
+    system.run([arptables.path, '-D', rule['chain'], str(len(chain) - chain[::-1].index(rule))])
+
+
 def save_table(system, arptables, path):
     """Save the table as it is once the plan's rules are in (numeric: see listing_to_save)."""
     arptables.refresh()
@@ -273,41 +287,44 @@ class Persistence(object):
         return os.path.join(UNIT_DIR, target + '.wants', 'arptables.service')
 
     def debian_unit(self, restore):
+        # Required by the VIPs' unit: should the restore fail at boot, the VIPs stay down rather
+        # than come up without their rules.
         return Unit(DEBIAN_UNIT, OWNER, 'LVS-DR real server: arptables rules keeping ARP off the VIPs',
                     DEBIAN_FILE, DEBIAN_ORDERING,
-                    'ExecStart=%s\nStandardInput=file:%s' % (restore, DEBIAN_FILE))
+                    'ExecStart=%s\nStandardInput=file:%s' % (restore, DEBIAN_FILE), required_by=VIPS_UNIT)
 
     def plan(self, plan, record, present, persist, rules_change, owned_left):
-        """Add the persistence steps; return (persist_file, unit) as they will be."""
+        """Add the persistence steps; return (persist_file, unit) as they will be. persist=false
+        leaves the boot layer as it is."""
         system = self.system
         exists = system.exists(self.path)
         if self.rhel:
             link = self.link()
             enabled = system.exists(link)
-            if (present and persist) or (not present and exists):
+            if persist and (present or exists):
                 self._sync(plan, rules_change)
                 exists = True
-            if present and persist and not enabled:
+            if persist and present and not enabled:
                 plan.add('enable arptables.service', system.symlink, RHEL_UNIT, link)
                 record['enabled'] = enabled = True
-            elif not present and record['enabled'] and not owned_left and enabled:
+            elif persist and not present and record['enabled'] and not owned_left and enabled:
                 plan.add('disable arptables.service', system.remove, link)
                 record['enabled'] = enabled = False
             return (self.path if exists else None), ('arptables.service' if enabled else None)
         restore = system.binary('arptables-restore', required=present and persist)
         unit = self.debian_unit(restore)
-        if present and persist:
+        if persist and present:
             self._sync(plan, rules_change)
             if not unit.installed(system):
                 plan.add('install %s' % unit.name, unit.install, system)
             return self.path, unit.name
-        if not present and not owned_left:
+        if persist and not owned_left:
             if unit.present(system):
                 plan.add('remove %s' % unit.name, unit.remove, system)
             if exists:
                 plan.add('remove %s' % self.path, system.remove, self.path)
             return None, None
-        if not present and exists:
+        if persist and exists:
             self._sync(plan, rules_change)
         return (self.path if exists else None), (unit.name if unit.present(system) else None)
 
@@ -365,22 +382,28 @@ class ArptablesEngine(object):
             vips = sorted(set(r.get('-d') or r.get('-s') for r in owned) - set(self.keep), key=ipaddress.IPv4Address)
 
         def change(verb, rule):
-            plan.add('%s arptables rule %s' % (verb, ' '.join(rule_argv(rule)[1:])), system.run,
-                     [arptables.path, '-A' if verb == 'add' else '-D', rule['chain']] + Arptables.argv(rule))
-            if verb == 'add':
-                table.append(rule)
-                owned.append(rule)
-            else:
+            text = '%s arptables rule %s' % (verb, ' '.join(rule_argv(rule)[1:]))
+            if verb == 'delete':
+                plan.add(text, system.run, [arptables.path, '-D', rule['chain']] + Arptables.argv(rule))
                 table.remove(rule)
                 owned.remove(rule)
+                return
+            # At the head of the chain: behind another tool's ACCEPT a rule would never be reached.
+            if verb == 'add':
+                plan.add(text, system.run, [arptables.path, '-I', rule['chain'], '1'] + Arptables.argv(rule))
+                owned.append(rule)
+            else:
+                plan.add(text + ' to the head of %s' % rule['chain'], move_to_head, system, arptables, rule)
+                table.remove(rule)
+            table.insert(arptables.head(table, rule['chain']), rule)
 
         for vip in vips:
             wanted = [arptables.drop_rule(vip), arptables.mangle_rule(vip, real_ip)] if present else []
             # DROP before mangle when adding; the new mangle before the stale one goes, so ARP never
             # leaves with the VIP as source in between.
             for rule in wanted:
-                if rule not in table:
-                    change('add', rule)
+                if not in_force(table, rule):
+                    change('move' if rule in table else 'add', rule)
             for rule in reversed([r for r in owned if for_vip(r, vip) and r not in wanted]):
                 change('delete', rule)
 
@@ -388,13 +411,21 @@ class ArptablesEngine(object):
         rules_change = table != before_rules
         persist_file, unit = Persistence(system, arptables).plan(plan, record, present, params['persist'],
                                                                  rules_change, bool(owned))
-        keep = paths[0] if params['persist'] else paths[1]
-        content = None
-        if record['rules'] or record['enabled']:
-            content = json.dumps(dict(managed_by=OWNER, rules=record['rules'], enabled=record['enabled']),
-                                 indent=2, sort_keys=True) + '\n'
-        for path in paths:
-            wanted = content if path == keep else None
+
+        def record_text(enabled):
+            if not (record['rules'] or enabled):
+                return None
+            return json.dumps(dict(managed_by=OWNER, rules=record['rules'], enabled=enabled),
+                              indent=2, sort_keys=True) + '\n'
+
+        # persist=false: the boot layer's record stays with it (see Persistence.plan).
+        if params['persist']:
+            records = {paths[0]: record_text(record['enabled']), paths[1]: None}
+        else:
+            records = {paths[1]: record_text(False)}
+        if not params['persist'] and persist_file and rules_change:
+            module.warn('%s stays as it is (persist is false) and is restored at the next boot.' % persist_file)
+        for path, wanted in sorted(records.items()):
             if texts[path] != wanted:
                 if wanted is None:
                     plan.add('remove %s' % path, system.remove, path)

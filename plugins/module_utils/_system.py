@@ -19,10 +19,11 @@ import tempfile
 import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, VIPS_UNIT
 
 
-# The collection's own state directories: each goes when the last file in it does.
-STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr')
+# The collection's own directories: each goes when the last file in it does.
+STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr', os.path.join(UNIT_DIR, VIPS_UNIT + '.requires'))
 # One run at a time per host; like iptables' /run/xtables.lock the empty file stays (on tmpfs).
 LOCK_FILE = '/run/lvs-dr.lock'
 LOCK_WAIT_S = 300
@@ -149,8 +150,8 @@ class System(object):
         """Create or correct a symlink (used to enable a unit without a running systemd)."""
         if os.path.islink(path) and os.readlink(path) == target:
             return
+        self.remove(path)  # before the directory is made: removing may prune an emptied one
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        self.remove(path)
         os.symlink(target, path)

@@ -17,6 +17,7 @@ import os
 
 UNIT_DIR = '/etc/systemd/system'
 WANTED_BY = 'multi-user.target'
+VIPS_UNIT = 'lvs-dr-vips.service'
 
 UNIT_TEMPLATE = """\
 # Managed by the lvs.dr Ansible collection ({owner}); changes here are overwritten.
@@ -24,7 +25,7 @@ UNIT_TEMPLATE = """\
 Description={description}
 DefaultDependencies=no
 {ordering}
-ConditionPathExists={config}
+{config_check}={config}
 
 [Service]
 Type=oneshot
@@ -32,32 +33,43 @@ RemainAfterExit=yes
 {service}
 
 [Install]
-WantedBy={wanted_by}
+{install}
 """
 
 
 class Unit(object):
-    """A oneshot unit: its file content and the symlink that enables it."""
+    """A oneshot unit: its file content and the symlinks that enable it.
 
-    def __init__(self, name, owner, description, config, ordering, service):
+    required_by: a unit that must not start when this one fails (its .requires symlink, as
+    `systemctl enable` makes it from RequiredBy=). Such a unit asserts its config file instead of
+    making it a condition: a failed condition skips a unit without failing it."""
+
+    def __init__(self, name, owner, description, config, ordering, service, required_by=None):
         self.name = name
         self.path = os.path.join(UNIT_DIR, name)
-        self.link = os.path.join(UNIT_DIR, WANTED_BY + '.wants', name)
+        self.links = [os.path.join(UNIT_DIR, WANTED_BY + '.wants', name)]
+        install = ['WantedBy=' + WANTED_BY]
+        if required_by:
+            self.links.append(os.path.join(UNIT_DIR, required_by + '.requires', name))
+            install.append('RequiredBy=' + required_by)
         self.content = UNIT_TEMPLATE.format(owner=owner, description=description, config=config,
+                                            config_check='AssertPathExists' if required_by else 'ConditionPathExists',
                                             ordering=ordering.strip(), service=service.strip(),
-                                            wanted_by=WANTED_BY)
+                                            install='\n'.join(install))
 
     def installed(self, system):
-        """True when the file has exactly our content and the enabling symlink exists."""
-        return system.read(self.path) == self.content and system.exists(self.link)
+        """True when the file has exactly our content and every enabling symlink exists."""
+        return system.read(self.path) == self.content and all(system.exists(link) for link in self.links)
 
     def present(self, system):
-        return system.exists(self.path) or system.exists(self.link)
+        return any(system.exists(path) for path in [self.path] + self.links)
 
     def install(self, system):
         system.write(self.path, self.content)
-        system.symlink(self.path, self.link)
+        for link in self.links:
+            system.symlink(self.path, link)
 
     def remove(self, system):
-        system.remove(self.link)
+        for link in self.links:
+            system.remove(link)
         system.remove(self.path)

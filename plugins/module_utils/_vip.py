@@ -23,13 +23,13 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
     Arptables, effective_arp, read_arp_sysctls, unprotected_interfaces)
-from ansible_collections.lvs.dr.plugins.module_utils._units import Unit, UNIT_DIR
+from ansible_collections.lvs.dr.plugins.module_utils._units import Unit, UNIT_DIR, VIPS_UNIT
 
 PYROUTE2_MISSING = find_spec('pyroute2') is None
 
 RUNTIME_RECORD = '/run/lvs-dr/vips'
 UNIT_SAFE = frozenset(string.ascii_letters + string.digits + '_.')
-UNIT_NAME = 'lvs-dr-vips.service'
+UNIT_NAME = VIPS_UNIT
 # The kernel refuses IPv4 labels longer than IFNAMSIZ - 1 or not starting with the device name.
 MAX_LABEL = 15
 RECORD_HEADER = ('# Managed by the lvs.dr Ansible collection (lvs_vip): the VIPs it owns, as ip -batch lines.\n'

@@ -23,10 +23,15 @@ description:
     rule rewriting the VIP as ARP source address into O(real_ip) (C(--mangle-ip-s)). The chain names are the
     ones the installed arptables knows (C(INPUT)/C(OUTPUT), or C(IN)/C(OUT) of arptables_jf). This also
     protects a VIP held on the interface facing the director.
+  - The rules go to the head of their chains. A rule of the module found behind another rule that may decide the
+    same ARP packet first (an C(ACCEPT) for a client or a subnet, an inverted match; only a rule on another single
+    address cannot) is never reached for those packets, so the module copies it to the head and then deletes the
+    old copy by its number; the VIP is not unguarded in between. M(lvs.dr.lvs_vip) counts a rule as protection
+    only where it is reached first in the same way.
   - Ownership. Before it first changes a sysctl the module records the value in force (in a comment of
     O(sysctl_file), or in C(/run/lvs-dr/<basename of sysctl_file>) with O(persist=false)). O(state=absent)
     writes that previous value back only where the live value is still the one the module set, and removes the
-    file; it never writes V(0) blindly. arptables rules the module added are recorded in
+    record (see O(persist)); it never writes V(0) blindly. arptables rules the module added are recorded in
     C(/etc/lvs-dr/arptables-owned.json) (C(/run/lvs-dr/arptables-owned.json) with O(persist=false));
     O(state=absent) deletes only those, for the VIPs given or, without O(vip), all of them. A matching rule that was
     already there is left alone.
@@ -55,7 +60,10 @@ options:
     description:
       - O(method=sysctl), V(true) writes O(sysctl_file) (applied at boot by C(systemd-sysctl) and, for
         per-interface keys, again by C(systemd-udevd) when the interface appears); V(false) changes only the
-        running system, removes O(sysctl_file) if it is the module's, and keeps the record under C(/run/lvs-dr).
+        running system and keeps the record under C(/run/lvs-dr). It leaves O(sysctl_file) of an earlier
+        persistent run as it is (with a warning where it differs), as M(lvs.dr.lvs_vip) leaves its boot record;
+        the boot layers change together, so a persisted VIP never comes back at boot without its suppression.
+        O(state=absent) with O(persist=true) removes both records.
       - O(method=arptables), V(true) saves the table the distribution's way (see notes) and enables the unit that
         restores it at boot. V(false) changes only the running rules and leaves any saved table as it is, so a
         rule removed with O(persist=false) may come back at the next boot.
@@ -142,8 +150,10 @@ notes:
     C(/etc/lvs-dr/arptables.rules), restored at boot by the module's oneshot unit C(lvs-dr-arptables.service)
     (C(arptables-restore) with C(StandardInput=file:), systemd 236 or later, Debian 11 and 12 have 247 and 252).
     It runs C(Before=network-pre.target) and C(Wants=network-pre.target), so the rules are in place before any
-    interface is up, and before C(lvs-dr-vips.service) of M(lvs.dr.lvs_vip). File and unit are removed when
-    no rule of the module remains.
+    interface is up, and before C(lvs-dr-vips.service) of M(lvs.dr.lvs_vip), which requires it
+    (C(RequiredBy=lvs-dr-vips.service)). When the restore fails, or the saved table is missing
+    (C(AssertPathExists=)), the VIPs stay down at boot instead of coming up unprotected. File and unit are
+    removed when no rule of the module remains.
   - Units are enabled by symlink and read at the next boot; the module applies the live settings itself.
   - Order matters, suppress ARP before adding the VIP and lift it only after removing the VIP
     (M(lvs.dr.lvs_vip) refuses an IPv4 VIP while ARP for it is not suppressed).

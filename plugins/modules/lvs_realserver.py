@@ -108,6 +108,9 @@ options:
     description:
       - Make every change survive a reboot (sysctl.d file, saved arptables and iptables rules, firewalld's
         permanent configuration, the boot unit that brings the VIPs back), as the three modules describe.
+      - V(false) changes the running system only and leaves the boot records of an earlier persistent run as they
+        are, a former method's too, so a VIP that comes back at boot comes back with the protection it had.
+        O(state=absent) always takes both layers.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -208,7 +211,9 @@ VIP_HINTS = {
 
 def steps(module, system, netlink, vips):
     """(name, engine) in the safety order: protection or REDIRECT, VIPs, then what other methods left.
-    The removal steps take everything the collection owns, in the runtime and the persistent layers."""
+    The removal steps take what the collection owns in the runtime layer, and in the persistent one
+    too with persist=true or state=absent: persist=false leaves every boot layer as it is, a former
+    method's too, so a VIP that comes back at boot comes back with the protection it had."""
     p = module.params
     method = p['method'] if p['state'] == 'present' else None
     vips4 = [str(vip) for vip in vips if vip.version == 4]
@@ -219,6 +224,7 @@ def steps(module, system, netlink, vips):
     keep_arp = [str(vip.ip) for vip in vips if vip.version == 4] if method == 'arptables' else []
     vips = [str(vip) for vip in vips]
     persist = p['persist']
+    clean = persist or p['state'] == 'absent'
     result = []
     if method == 'sysctl':
         result.append(('sysctl', SysctlEngine(module, system, dict(
@@ -241,12 +247,12 @@ def steps(module, system, netlink, vips):
             protection_planned=planned, hints=VIP_HINTS)))
     else:
         result.append(('remove vips', VipEngine(module, system, netlink, dict(
-            vip_params, state='absent', persist=True, vip=None, interface=None), hints=VIP_HINTS)))
+            vip_params, state='absent', persist=clean, vip=None, interface=None), hints=VIP_HINTS)))
     for backend in REDIRECT:
         result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
-            backend=backend, state='absent', persist=True, vip=None, ports=None, protocols=None),
+            backend=backend, state='absent', persist=clean, vip=None, ports=None, protocols=None),
             keep=keep_rules if backend == method else ())))
-    absent = dict(SYSCTL_DEFAULTS, state='absent', persist=True, vip=None, real_ip=None, interface=None)
+    absent = dict(SYSCTL_DEFAULTS, state='absent', persist=clean, vip=None, real_ip=None, interface=None)
     result.append(('remove arptables', ArptablesEngine(module, system, absent, keep=keep_arp)))
     if method != 'sysctl':
         result.append(('remove sysctl', SysctlEngine(module, system, absent)))

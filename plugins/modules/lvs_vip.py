@@ -27,7 +27,8 @@ description:
     changed since.
   - Safety gate. Before adding an IPv4 VIP the module checks that ARP for it is already suppressed on the
     interfaces facing the segment (O(arp_interfaces)) by the effective C(arp_ignore)/C(arp_announce), the maximum of
-    C(all) and the interface, or arptables DROP and mangle rules for the VIP. Otherwise it refuses, naming the
+    C(all) and the interface, or arptables DROP and mangle rules for the VIP that no other rule ahead of them
+    may pre-empt (see M(lvs.dr.lvs_arp_suppress)). Otherwise it refuses, naming the
     VIP, the interfaces and their values; run M(lvs.dr.lvs_arp_suppress) first. A real server that answers
     ARP for the VIP steals the service from the director.
   - An IPv6 VIP on C(lo) needs no gate, neighbour discovery answers only for addresses of the receiving

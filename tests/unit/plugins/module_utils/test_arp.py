@@ -2,7 +2,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    effective_arp, listing_to_save, parse_arptables_listing, sysctl_suppresses)
+    effective_arp, in_force, listing_to_save, parse_arptables_listing, sysctl_suppresses)
 
 LISTING = """Chain INPUT (policy ACCEPT)
 -j DROP -d 198.51.100.100
@@ -24,6 +24,21 @@ def test_listing_parses_into_option_dicts():
 def test_an_inverted_match_is_not_read_as_the_plain_rule():
     dummy, rules = parse_arptables_listing('Chain INPUT (policy ACCEPT)\n-j DROP ! -d 198.51.100.100\n')
     assert rules == [{'chain': 'INPUT', '-j': 'DROP', '!': True, '-d': '198.51.100.100'}]
+
+
+def test_a_rule_is_in_force_only_when_nothing_ahead_of_it_may_match_first():
+    drop = {'chain': 'INPUT', '-j': 'DROP', '-d': '198.51.100.100'}
+    cases = [('-j ACCEPT -d 198.51.100.101', True),  # another single address: cannot match
+             ('-j DROP -d 198.51.100.101/32', True),
+             ('-j ACCEPT -s 198.51.100.50', False),  # one client's requests never reach the DROP
+             ('-j ACCEPT -d 198.51.100.0/24', False),
+             ('-j ACCEPT ! -d 198.51.100.101', False),
+             ('-j ACCEPT', False)]
+    for earlier, expected in cases:
+        dummy, rules = parse_arptables_listing('Chain INPUT (policy ACCEPT)\n%s\n-j DROP -d 198.51.100.100\n'
+                                               '\nChain OUTPUT (policy ACCEPT)\n-j ACCEPT\n' % earlier)
+        assert in_force(rules, drop) is expected, earlier
+    assert in_force([], drop) is False
 
 
 def test_save_format_keeps_numeric_addresses_and_policies():

@@ -23,6 +23,19 @@ def test_remove_takes_an_emptied_state_directory_with_it(tmp_path, monkeypatch):
     assert not state.exists() and other.is_dir()
 
 
+def test_symlink_into_a_state_directory_that_does_not_exist_yet(tmp_path, monkeypatch):
+    # Enabling a unit by a RequiredBy= link makes <unit>.requires, which goes again when emptied.
+    requires = tmp_path / 'lvs-dr-vips.service.requires'
+    monkeypatch.setattr(_system, 'STATE_DIRS', (str(requires),))
+    system = _system.System(module=None)
+    link = str(requires / 'lvs-dr-arptables.service')
+    system.symlink('/etc/systemd/system/lvs-dr-arptables.service', link)
+    system.symlink('/etc/systemd/system/lvs-dr-arptables.service', link)
+    assert os.readlink(link) == '/etc/systemd/system/lvs-dr-arptables.service'
+    system.remove(link)
+    assert not requires.exists()
+
+
 class Failed(Exception):
     pass
 

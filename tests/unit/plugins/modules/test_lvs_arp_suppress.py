@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
@@ -32,6 +33,7 @@ OWNED_RUN = '/run/lvs-dr/arptables-owned.json'
 RULES_FILE = '/etc/lvs-dr/arptables.rules'
 UNIT = '/etc/systemd/system/lvs-dr-arptables.service'
 UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/lvs-dr-arptables.service'
+REQUIRES_LINK = '/etc/systemd/system/lvs-dr-vips.service.requires/lvs-dr-arptables.service'
 RHEL_UNIT = '/usr/lib/systemd/system/arptables.service'
 
 
@@ -127,10 +129,19 @@ class FakeHost(object):
         if tool == ARPT:
             if argv[1:] == ['-L', '-n']:
                 return 0, self.listing(), ''
-            rule = {'chain': argv[2]}
-            rule.update(zip(argv[3::2], argv[4::2]))
-            if argv[1] == '-A':
+            verb, chain, options = argv[1], argv[2], argv[3:]
+            if verb == '-D' and len(options) == 1:  # by number within the chain
+                del self.table[[i for i, r in enumerate(self.table) if r['chain'] == chain][int(options[0]) - 1]]
+                return 0, '', ''
+            if verb == '-I':
+                position, options = int(options[0]), options[1:]
+            rule = {'chain': chain}
+            rule.update(zip(options[::2], options[1::2]))
+            if verb == '-A':
                 self.table.append(rule)
+            elif verb == '-I':
+                at = [i for i, r in enumerate(self.table) if r['chain'] == chain]
+                self.table.insert(at[position - 1] if len(at) >= position else len(self.table), rule)
             else:
                 self.table.remove(rule)
             return 0, '', ''
@@ -141,7 +152,7 @@ class FakeHost(object):
         raise AssertionError('unexpected command %r' % argv)
 
     def mutations(self):
-        return [c for c in self.calls if c[0] == ARPT and c[1] in ('-A', '-D')]
+        return [c for c in self.calls if c[0] == ARPT and c[1] in ('-A', '-I', '-D')]
 
 
 def run_module(host, monkeypatch, capsys, check=False, **args):
@@ -258,9 +269,8 @@ def test_sysctl_scope_move_sets_new_before_lifting_old(monkeypatch, capsys):
 
 def test_sysctl_persist_false_keeps_the_record_in_run(monkeypatch, capsys):
     host = FakeHost()
-    run_module(host, monkeypatch, capsys)
     result = run_module(host, monkeypatch, capsys, persist=False)
-    assert host.log == [('remove', SYSCTL_FILE), ('write', RUN_FILE)]
+    assert host.log[-1:] == [('write', RUN_FILE)] and SYSCTL_FILE not in host.files
     assert result['sysctl_file'] is None
     assert '# previous net.ipv4.conf.all.arp_ignore = 0' in host.files[RUN_FILE]
     again = run_module(host, monkeypatch, capsys, persist=False)
@@ -268,6 +278,26 @@ def test_sysctl_persist_false_keeps_the_record_in_run(monkeypatch, capsys):
     run_module(host, monkeypatch, capsys, state='absent', persist=False)
     assert host.log[-1:] == [('remove', RUN_FILE)]
     assert host.value('all', 'arp_ignore') == 0 and RUN_FILE not in host.files
+
+
+def test_sysctl_persist_false_leaves_the_boot_file_of_a_persistent_run(monkeypatch, capsys):
+    # The VIPs' boot record stays with persist=false: removing the sysctl file alone would bring a
+    # VIP back at boot without its suppression.
+    host, warnings = FakeHost(), []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    run_module(host, monkeypatch, capsys)
+    boot = host.files[SYSCTL_FILE]
+    result = run_module(host, monkeypatch, capsys, persist=False)
+    assert host.log == [('write', RUN_FILE)] and host.files[SYSCTL_FILE] == boot
+    assert result['sysctl_file'] == SYSCTL_FILE and warnings == []
+    run_module(host, monkeypatch, capsys, persist=False, interfaces=['eth0'])
+    assert host.files[SYSCTL_FILE] == boot and 'eth0' in host.files[RUN_FILE]
+    assert warnings == ['%s stays as it is (persist is false) and applies again at the next boot.' % SYSCTL_FILE]
+    gone = run_module(host, monkeypatch, capsys, state='absent', persist=False)
+    assert host.log[-1:] == [('remove', RUN_FILE)] and host.files[SYSCTL_FILE] == boot
+    assert host.value('all', 'arp_ignore') == 0 and gone['sysctl_file'] == SYSCTL_FILE
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert SYSCTL_FILE not in host.files
 
 
 def test_sysctl_refuses_a_file_it_did_not_write(monkeypatch, capsys):
@@ -292,6 +322,11 @@ def deleted(argv):
     return argv[:1] + ['-D'] + argv[2:]
 
 
+def inserted(argv):
+    """The call that adds a rule: at the head of its chain (rules and results show the -A form)."""
+    return argv[:1] + ['-I', argv[2], '1'] + argv[3:]
+
+
 def test_arptables_check_mode_touches_nothing(monkeypatch, capsys):
     host = FakeHost()
     before = snapshot(host)
@@ -306,7 +341,7 @@ def test_arptables_check_mode_touches_nothing(monkeypatch, capsys):
 def test_arptables_debian_apply_then_idempotent(monkeypatch, capsys):
     host = FakeHost()
     result = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
-    assert host.mutations() == [drop(V4), mangle(V4)]
+    assert host.mutations() == [inserted(drop(V4)), inserted(mangle(V4))]
     assert host.calls[:3] == [[ARPT, '-L', '-n'], [IP, '-4', 'route', 'show', 'default'],
                               [IP, '-o', '-4', 'addr', 'show', 'dev', 'eth0']]
     assert result['real_ip'] == REAL and result['unit'] == 'lvs-dr-arptables.service'
@@ -316,9 +351,11 @@ def test_arptables_debian_apply_then_idempotent(monkeypatch, capsys):
     unit = host.files[UNIT]
     for line in ('DefaultDependencies=no', 'Wants=network-pre.target',
                  'Before=network-pre.target lvs-dr-vips.service shutdown.target',
-                 'ExecStart=/usr/sbin/arptables-restore', 'StandardInput=file:%s' % RULES_FILE):
+                 'ExecStart=/usr/sbin/arptables-restore', 'StandardInput=file:%s' % RULES_FILE,
+                 'AssertPathExists=%s' % RULES_FILE, 'WantedBy=multi-user.target', 'RequiredBy=lvs-dr-vips.service'):
         assert line + '\n' in unit
-    assert host.links == {UNIT_LINK: UNIT}
+    # Required by the VIPs' unit: a failed restore at boot keeps the VIPs down.
+    assert host.links == {UNIT_LINK: UNIT, REQUIRES_LINK: UNIT}
     assert json.loads(host.files[OWNED_ETC])['rules'] == [
         {'chain': 'INPUT', '-d': V4, '-j': 'DROP'},
         {'chain': 'OUTPUT', '-s': V4, '-j': 'mangle', '--mangle-ip-s': REAL}]
@@ -332,7 +369,7 @@ def test_arptables_jf_chain_names(monkeypatch, capsys):
     host = FakeHost(chains=('IN', 'OUT'))
     result = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], real_ip='198.51.100.30',
                         persist=False)
-    assert host.mutations() == [drop(V4, 'IN'), mangle(V4, '198.51.100.30', 'OUT')]
+    assert host.mutations() == [inserted(drop(V4, 'IN')), inserted(mangle(V4, '198.51.100.30', 'OUT'))]
     assert result['persist_file'] is None and result['unit'] is None
     assert list(host.files) == [p for p in host.files if p.startswith('/proc/')] + [OWNED_RUN]
 
@@ -352,7 +389,7 @@ def test_arptables_new_real_ip_replaces_the_stale_mangle_after(monkeypatch, caps
     host = FakeHost()
     run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
     result = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], real_ip='198.51.100.11')
-    assert host.mutations() == [mangle(V4, '198.51.100.11'), deleted(mangle(V4))]
+    assert host.mutations() == [inserted(mangle(V4, '198.51.100.11')), deleted(mangle(V4))]
     assert result['rules'] == [drop(V4)[1:], mangle(V4, '198.51.100.11')[1:]]
     assert host.log[-2:] == [('write', RULES_FILE), ('write', OWNED_ETC)]
 
@@ -362,7 +399,8 @@ def test_arptables_absent_removes_only_its_own(monkeypatch, capsys):
     foreign = {'chain': 'INPUT', '-d': V4B, '-j': 'DROP'}
     host.table.append(foreign)
     run_module(host, monkeypatch, capsys, method='arptables', vip=[V4, V4B])
-    assert host.mutations() == [drop(V4), mangle(V4), mangle(V4B)]  # V4B's DROP was there: not ours
+    # V4B's DROP was there: not ours.
+    assert host.mutations() == [inserted(drop(V4)), inserted(mangle(V4)), inserted(mangle(V4B))]
 
     first = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], state='absent')
     assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4))]
@@ -377,12 +415,53 @@ def test_arptables_absent_removes_only_its_own(monkeypatch, capsys):
     assert host.table == [foreign]
     assert last['rules'] == [['-A', 'INPUT', '-d', V4B, '-j', 'DROP']]
     assert last['unit'] is None and last['persist_file'] is None
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+    assert host.log == [('remove', UNIT_LINK), ('remove', REQUIRES_LINK), ('remove', UNIT), ('remove', RULES_FILE),
                         ('remove', OWNED_ETC)]
     assert not any(p.startswith(('/etc', '/run')) for p in host.files) and host.links == {}
 
     again = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4B], state='absent')
     assert again['changed'] is False and host.mutations() == [] and host.log == []
+
+
+def test_arptables_rules_behind_another_verdict_move_to_the_head(monkeypatch, capsys):
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    ours = list(host.table)
+    other = {'chain': 'INPUT', '-d': V4B, '-j': 'ACCEPT'}  # another address: cannot match the VIP's ARP
+    host.table.insert(0, other)
+    saved = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    assert host.mutations() == [] and saved['actions'] == ['save the arptables table to %s' % RULES_FILE]
+    accept = {'chain': 'INPUT', '-s': '198.51.100.50', '-j': 'ACCEPT'}  # another tool's, for one client
+    host.table.insert(1, accept)
+    check = run_module(host, monkeypatch, capsys, check=True, method='arptables', vip=[V4])
+    assert check['changed'] is True and host.mutations() == []
+    result = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    # The copy at the head first, then the old one by its number: the VIP is never unguarded.
+    assert host.mutations() == [inserted(drop(V4)), [ARPT, '-D', 'INPUT', '4']]
+    assert host.table == [ours[0], other, accept, ours[1]]
+    assert result['actions'][0] == 'move arptables rule INPUT -d %s -j DROP to the head of INPUT' % V4
+    assert result['actions'][1] == 'save the arptables table to %s' % RULES_FILE
+    assert run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])['changed'] is False
+
+
+@pytest.mark.parametrize('rhel', [False, True])
+def test_arptables_persist_false_leaves_the_boot_layer(monkeypatch, capsys, rhel):
+    # Like the VIPs' boot record: the saved table comes back at boot with the VIPs it protects.
+    host, warnings = FakeHost(rhel=rhel), []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    boot = snapshot(host)[:2]
+    saved = '/etc/sysconfig/arptables' if rhel else RULES_FILE
+    gone = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], state='absent', persist=False)
+    assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4))] and host.table == []
+    assert snapshot(host)[:2] == boot and gone['persist_file'] == saved
+    assert warnings == ['%s stays as it is (persist is false) and is restored at the next boot.' % saved]
+    back = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], persist=False)
+    assert host.mutations() == [inserted(drop(V4)), inserted(mangle(V4))] and OWNED_RUN in host.files
+    assert dict((p, t) for p, t in host.files.items() if p != OWNED_RUN) == boot[0] and back['changed'] is True
+    run_module(host, monkeypatch, capsys, method='arptables', state='absent')
+    assert not any(p.startswith(('/etc/lvs-dr', '/run/lvs-dr')) for p in host.files)
+    assert (saved in host.files) is rhel  # RHEL's table file stays, without the module's rules
 
 
 def test_arptables_rhel_saves_sysconfig_and_enables_the_service(monkeypatch, capsys):
@@ -423,7 +502,7 @@ def test_arptables_absent_without_vip_removes_every_owned_rule(monkeypatch, caps
     result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
     assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4)), deleted(mangle(V4B)), deleted(drop(V4B))]
     assert host.table == [foreign] and result['rules'] == []
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+    assert host.log == [('remove', UNIT_LINK), ('remove', REQUIRES_LINK), ('remove', UNIT), ('remove', RULES_FILE),
                         ('remove', OWNED_ETC)]
     for check in (False, True):
         again = run_module(host, monkeypatch, capsys, check=check, method='arptables', state='absent')
@@ -447,7 +526,7 @@ def test_arptables_absent_without_the_binary_still_cleans_its_leftovers(monkeypa
     assert check['changed'] is True and host.log == []
     result = run_module(host, monkeypatch, capsys, method='arptables', state='absent')
     assert host.calls == [] and result['unit'] is None and result['persist_file'] is None
-    assert host.log == [('remove', UNIT_LINK), ('remove', UNIT), ('remove', RULES_FILE),
+    assert host.log == [('remove', UNIT_LINK), ('remove', REQUIRES_LINK), ('remove', UNIT), ('remove', RULES_FILE),
                         ('remove', OWNED_ETC)]
     assert run_module(host, monkeypatch, capsys, method='arptables', state='absent')['changed'] is False
 

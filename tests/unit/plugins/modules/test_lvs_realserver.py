@@ -63,9 +63,14 @@ def test_the_lists_are_the_whole_set():
     assert engines['vip'].params['exclusive'] is True
 
 
-def test_removal_steps_take_the_persistent_layer_too():
-    for name, engine in steps(method='iptables', persist=False):
-        assert engine.params['persist'] is name.startswith('remove'), name
+@pytest.mark.parametrize('persist', [True, False])
+def test_every_step_follows_persist_and_absent_takes_both_layers(persist):
+    # persist=false leaves the boot layers, a former method's too: a persisted VIP comes back at
+    # boot with the protection it was added under (removing only that would leave it unprotected).
+    for name, engine in steps(method='iptables', persist=persist):
+        assert engine.params['persist'] is persist, name
+    for name, engine in steps(state='absent', persist=persist):
+        assert engine.params['persist'] is True, name
 
 
 def test_check_mode_vip_gate_knows_the_protection_step_ran_before_it():

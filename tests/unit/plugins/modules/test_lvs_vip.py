@@ -369,6 +369,10 @@ def test_vip_on_the_facing_interface_needs_arptables(host):
     msg = run(args, expect=Fail)['msg']
     assert msg.startswith('ARP for VIP 198.51.100.100 is not suppressed on eth0 (holds the VIP itself: '
                           'only arptables DROP and mangle rules protect it)')
+    # Another tool's ACCEPT ahead of the DROP: the DROP is never reached for that sender.
+    h.arptables = ('Chain INPUT (policy ACCEPT)\n-j ACCEPT -s 198.51.100.50 \n-j DROP -d 198.51.100.100 \n\n'
+                   'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10 \n')
+    assert run(args, expect=Fail)['msg'].startswith('ARP for VIP 198.51.100.100 is not suppressed on eth0')
     h.arptables = ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100 \n\n'
                    'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10 \n')
     result = run(args)
