@@ -146,7 +146,8 @@ class Arptables(object):
 
     def head(self, rules, chain):
         """The index in rules (in the listing's order) of a rule inserted at the head of chain."""
-        rank = self.chains.index
+        def rank(name):
+            return self.chains.index(name) if name in self.chains else len(self.chains)
         return next((i for i, r in enumerate(rules) if rank(r['chain']) >= rank(chain)), len(rules))
 
     def drop_rule(self, vip):
@@ -160,8 +161,10 @@ class Arptables(object):
         return in_force(self.rules, self.drop_rule(vip))
 
     def mangles(self, vip):
+        """A mangle rule for vip that is reached first and rewrites the sender to another address."""
         return any(r.get('chain') == self.output_chain and r.get('-s') == vip and r.get('-j') == 'mangle'
-                   and '--mangle-ip-s' in r and len(r) == 4 and in_force(self.rules, r) for r in self.rules)
+                   and r.get('--mangle-ip-s') not in (None, vip) and len(r) == 4 and in_force(self.rules, r)
+                   for r in self.rules)
 
     @staticmethod
     def argv(rule):

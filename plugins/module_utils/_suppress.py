@@ -38,9 +38,9 @@ DEBIAN_UNIT = 'lvs-dr-arptables.service'
 DEBIAN_ORDERING = """
 After=systemd-modules-load.service local-fs.target
 Wants=network-pre.target
-Before=network-pre.target lvs-dr-vips.service shutdown.target
+Before=network-pre.target %s shutdown.target
 Conflicts=shutdown.target
-"""
+""" % VIPS_UNIT
 
 
 def read_owned(module, system, path, is_ours):
@@ -133,7 +133,8 @@ class SysctlEngine(object):
         file_path = params['sysctl_file']
         run_path = os.path.join(RUN_DIR, os.path.basename(file_path))
         texts, owned = {}, {}
-        for path in (run_path, file_path):
+        # The runtime record last: with persist=false it is the newer one, beside a boot file left as it is.
+        for path in (file_path, run_path):
             texts[path] = read_owned(module, system, path, lambda t: t.startswith(MARKER + '\n'))
             try:
                 owned.update(parse_sysctl(texts[path]))
@@ -258,11 +259,16 @@ def strip_comments(text):
 
 def move_to_head(system, arptables, rule):
     """Insert a copy at the head of the chain, then delete the old copy by its number: deleting by
-    the options would take the new copy, and deleting first would leave the VIP unguarded."""
+    the options would take the new copy, and deleting first would leave the VIP unguarded. The old
+    copy is the next one after the head, as the plan's table has it."""
     system.run([arptables.path, '-I', rule['chain'], '1'] + Arptables.argv(rule))
     arptables.refresh()
     chain = [r for r in arptables.rules if r['chain'] == rule['chain']]
-    system.run([arptables.path, '-D', rule['chain'], str(len(chain) - chain[::-1].index(rule))])
+    system.run([arptables.path, '-D', rule['chain'], str(chain.index(rule, 1) + 1)])
+    arptables.refresh()
+    if not in_force(arptables.rules, rule):  # another tool changed the chain in between
+        system.module.fail_json(msg='arptables %s changed while the module moved %s to its head; run again.'
+                                    % (rule['chain'], ' '.join(rule_argv(rule)[1:])))
 
 
 def save_table(system, arptables, path):
@@ -294,39 +300,42 @@ class Persistence(object):
                     'ExecStart=%s\nStandardInput=file:%s' % (restore, DEBIAN_FILE), required_by=VIPS_UNIT)
 
     def plan(self, plan, record, present, persist, rules_change, owned_left):
-        """Add the persistence steps; return (persist_file, unit) as they will be. persist=false
-        leaves the boot layer as it is."""
+        """Add the persistence steps; return (persist_file, unit) as they will be."""
         system = self.system
         exists = system.exists(self.path)
         if self.rhel:
-            link = self.link()
+            link, name = self.link(), 'arptables.service'
             enabled = system.exists(link)
-            if persist and (present or exists):
+        else:
+            unit = self.debian_unit(system.binary('arptables-restore', required=present and persist))
+            name, enabled = unit.name, unit.present(system)
+        if not persist:  # the boot layer stays as it is
+            return (self.path if exists else None), (name if enabled else None)
+        if self.rhel:
+            if present or exists:
                 self._sync(plan, rules_change)
                 exists = True
-            if persist and present and not enabled:
+            if present and not enabled:
                 plan.add('enable arptables.service', system.symlink, RHEL_UNIT, link)
                 record['enabled'] = enabled = True
-            elif persist and not present and record['enabled'] and not owned_left and enabled:
+            elif not present and record['enabled'] and not owned_left and enabled:
                 plan.add('disable arptables.service', system.remove, link)
                 record['enabled'] = enabled = False
-            return (self.path if exists else None), ('arptables.service' if enabled else None)
-        restore = system.binary('arptables-restore', required=present and persist)
-        unit = self.debian_unit(restore)
-        if persist and present:
+            return (self.path if exists else None), (name if enabled else None)
+        if present:
             self._sync(plan, rules_change)
             if not unit.installed(system):
-                plan.add('install %s' % unit.name, unit.install, system)
-            return self.path, unit.name
-        if persist and not owned_left:
-            if unit.present(system):
-                plan.add('remove %s' % unit.name, unit.remove, system)
+                plan.add('install %s' % name, unit.install, system)
+            return self.path, name
+        if not owned_left:
+            if enabled:
+                plan.add('remove %s' % name, unit.remove, system)
             if exists:
                 plan.add('remove %s' % self.path, system.remove, self.path)
             return None, None
-        if persist and exists:
+        if exists:
             self._sync(plan, rules_change)
-        return (self.path if exists else None), (unit.name if unit.present(system) else None)
+        return (self.path if exists else None), (name if enabled else None)
 
     def _sync(self, plan, rules_change):
         if not self.arptables.present:
@@ -364,11 +373,12 @@ class ArptablesEngine(object):
             arptables.refresh()  # an earlier step of the same lvs_realserver call may have changed it
 
         paths = [os.path.join(d, OWNED_RULES) for d in (ETC_DIR, RUN_DIR)]
-        texts, record = {}, dict(rules=[], enabled=False)
+        texts, record, loaded_rules = {}, dict(rules=[], enabled=False), {}
         for path in paths:
             texts[path] = read_owned(module, system, path, lambda t: '"managed_by": "%s"' % OWNER in t)
             try:
                 loaded = json.loads(texts[path]) if texts[path] else dict(rules=[])
+                loaded_rules[path] = loaded['rules']
                 record['rules'].extend(r for r in loaded['rules'] if r not in record['rules'])
                 record['enabled'] = record['enabled'] or bool(loaded.get('enabled'))
             except (ValueError, KeyError, TypeError):
@@ -401,9 +411,11 @@ class ArptablesEngine(object):
             wanted = [arptables.drop_rule(vip), arptables.mangle_rule(vip, real_ip)] if present else []
             # DROP before mangle when adding; the new mangle before the stale one goes, so ARP never
             # leaves with the VIP as source in between.
+            # A rule of the module behind another one moves to the head; a matching rule that was
+            # already there (not the module's) is left where it is, and an own copy goes to the head.
             for rule in wanted:
                 if not in_force(table, rule):
-                    change('move' if rule in table else 'add', rule)
+                    change('move' if rule in owned else 'add', rule)
             for rule in reversed([r for r in owned if for_vip(r, vip) and r not in wanted]):
                 change('delete', rule)
 
@@ -423,7 +435,11 @@ class ArptablesEngine(object):
             records = {paths[0]: record_text(record['enabled']), paths[1]: None}
         else:
             records = {paths[1]: record_text(False)}
-        if not params['persist'] and persist_file and rules_change:
+
+        def keys(rules):
+            return sorted(json.dumps(r, sort_keys=True) for r in rules)
+
+        if not params['persist'] and persist_file and unit and keys(loaded_rules[paths[0]]) != keys(owned):
             module.warn('%s stays as it is (persist is false) and is restored at the next boot.' % persist_file)
         for path, wanted in sorted(records.items()):
             if texts[path] != wanted:

@@ -19,11 +19,11 @@ import tempfile
 import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
-from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, VIPS_UNIT
+from ansible_collections.lvs.dr.plugins.module_utils._units import VIPS_UNIT, requires_dir
 
 
 # The collection's own directories: each goes when the last file in it does.
-STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr', os.path.join(UNIT_DIR, VIPS_UNIT + '.requires'))
+STATE_DIRS = ('/etc/lvs-dr', '/run/lvs-dr', requires_dir(VIPS_UNIT))
 # One run at a time per host; like iptables' /run/xtables.lock the empty file stays (on tmpfs).
 LOCK_FILE = '/run/lvs-dr.lock'
 LOCK_WAIT_S = 300

@@ -6,9 +6,9 @@
 # This module_utils is PRIVATE and should only be used by this collection.
 # Breaking changes can occur at any time.
 
-"""Boot-time systemd units the modules own. A unit is enabled by its WantedBy symlink, written
-directly: that works on a running system, in an image being built and in a container without
-systemd alike, and a unit only has to be read at the next boot."""
+"""Boot-time systemd units the modules own. A unit is enabled by its WantedBy (and RequiredBy)
+symlinks, written directly: that works on a running system, in an image being built and in a
+container without systemd alike, and a unit only has to be read at the next boot."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -18,6 +18,12 @@ import os
 UNIT_DIR = '/etc/systemd/system'
 WANTED_BY = 'multi-user.target'
 VIPS_UNIT = 'lvs-dr-vips.service'
+
+
+def requires_dir(unit):
+    """Where `systemctl enable` puts the links of the units that `unit` requires (RequiredBy=)."""
+    return os.path.join(UNIT_DIR, unit + '.requires')
+
 
 UNIT_TEMPLATE = """\
 # Managed by the lvs.dr Ansible collection ({owner}); changes here are overwritten.
@@ -47,11 +53,12 @@ class Unit(object):
     def __init__(self, name, owner, description, config, ordering, service, required_by=None):
         self.name = name
         self.path = os.path.join(UNIT_DIR, name)
-        self.links = [os.path.join(UNIT_DIR, WANTED_BY + '.wants', name)]
-        install = ['WantedBy=' + WANTED_BY]
+        # The binding first: a run cut short between the links leaves the unit bound, not only enabled.
+        self.links, install = [], ['WantedBy=' + WANTED_BY]
         if required_by:
-            self.links.append(os.path.join(UNIT_DIR, required_by + '.requires', name))
+            self.links.append(os.path.join(requires_dir(required_by), name))
             install.append('RequiredBy=' + required_by)
+        self.links.append(os.path.join(UNIT_DIR, WANTED_BY + '.wants', name))
         self.content = UNIT_TEMPLATE.format(owner=owner, description=description, config=config,
                                             config_check='AssertPathExists' if required_by else 'ConditionPathExists',
                                             ordering=ordering.strip(), service=service.strip(),
@@ -70,6 +77,6 @@ class Unit(object):
             system.symlink(self.path, link)
 
     def remove(self, system):
-        for link in self.links:
+        for link in reversed(self.links):
             system.remove(link)
         system.remove(self.path)

@@ -29,7 +29,6 @@ PYROUTE2_MISSING = find_spec('pyroute2') is None
 
 RUNTIME_RECORD = '/run/lvs-dr/vips'
 UNIT_SAFE = frozenset(string.ascii_letters + string.digits + '_.')
-UNIT_NAME = VIPS_UNIT
 # The kernel refuses IPv4 labels longer than IFNAMSIZ - 1 or not starting with the device name.
 MAX_LABEL = 15
 RECORD_HEADER = ('# Managed by the lvs.dr Ansible collection (lvs_vip): the VIPs it owns, as ip -batch lines.\n'
@@ -206,7 +205,7 @@ class VipRecords(object):
         self.before = dict((kind, parse_record(system.read(path))) for kind, path in self.paths.items())
         self.after = dict((kind, dict(entries)) for kind, entries in self.before.items())
         self.ip_path = ip_path
-        self.unit_path = os.path.join(UNIT_DIR, UNIT_NAME)
+        self.unit_path = os.path.join(UNIT_DIR, VIPS_UNIT)
 
     def owns(self, interface, ip):
         return any((interface, ip) in entries for entries in self.before.values())
@@ -239,7 +238,7 @@ class VipRecords(object):
         interfaces = sorted(set(iface for iface, dummy in self.after['persist']) - set(['lo']))
         devices = ' '.join('sys-subsystem-net-devices-%s.device' % unit_escape(i) for i in interfaces)
         ordering = UNIT_ORDERING + ('Wants=%s\nAfter=%s\n' % (devices, devices) if devices else '')
-        return Unit(UNIT_NAME, 'lvs_vip', 'LVS-DR virtual IPs (lvs.dr)', self.paths['persist'], ordering,
+        return Unit(VIPS_UNIT, 'lvs_vip', 'LVS-DR virtual IPs (lvs.dr)', self.paths['persist'], ordering,
                     'ExecStart=%s -force -batch %s' % (self.ip_path, self.paths['persist']))
 
     @staticmethod
@@ -265,9 +264,9 @@ class VipRecords(object):
             return
         unit = self.unit()
         if self.after['persist'] and not unit.installed(self.system):
-            plan.add('install and enable %s' % UNIT_NAME, unit.install, self.system)
+            plan.add('install and enable %s' % VIPS_UNIT, unit.install, self.system)
         elif not self.after['persist'] and unit.present(self.system):
-            plan.add('disable and remove %s' % UNIT_NAME, unit.remove, self.system)
+            plan.add('disable and remove %s' % VIPS_UNIT, unit.remove, self.system)
 
     def persist_file_after(self, persist):
         if persist:
@@ -276,7 +275,7 @@ class VipRecords(object):
 
     def unit_after(self, persist):
         installed = bool(self.after['persist']) if persist else self.system.exists(self.unit_path)
-        return UNIT_NAME if installed else None
+        return VIPS_UNIT if installed else None
 
 
 def describe_unprotected(vip, names, effective, interface, hint=HINTS['arp']):

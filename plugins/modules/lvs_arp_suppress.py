@@ -26,8 +26,10 @@ description:
   - The rules go to the head of their chains. A rule of the module found behind another rule that may decide the
     same ARP packet first (an C(ACCEPT) for a client or a subnet, an inverted match; only a rule on another single
     address cannot) is never reached for those packets, so the module copies it to the head and then deletes the
-    old copy by its number; the VIP is not unguarded in between. M(lvs.dr.lvs_vip) counts a rule as protection
-    only where it is reached first in the same way.
+    old copy by its number; the VIP is not unguarded in between. A matching rule that is not the module's stays
+    where it is, and the module puts its own copy at the head. M(lvs.dr.lvs_vip) counts a rule as protection
+    only where it is reached first in the same way. The order is checked on every run, not at boot; a tool
+    that puts its rules ahead at boot is undone by the next run.
   - Ownership. Before it first changes a sysctl the module records the value in force (in a comment of
     O(sysctl_file), or in C(/run/lvs-dr/<basename of sysctl_file>) with O(persist=false)). O(state=absent)
     writes that previous value back only where the live value is still the one the module set, and removes the
@@ -219,8 +221,8 @@ previous:
   sample: {"all": {"arp_ignore": 0, "arp_announce": 0}}
 rules:
   description:
-    - The arptables DROP and mangle rules in force for the VIPs in O(vip) after the run, as arptables
-      arguments. Without O(vip), for the VIPs the module owned rules for before the run.
+    - The arptables DROP and mangle rules for the VIPs in O(vip) in the table after the run, in its order, as
+      arptables arguments. Without O(vip), for the VIPs the module owned rules for before the run.
   returned: when O(method=arptables)
   type: list
   elements: list

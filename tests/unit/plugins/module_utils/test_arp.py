@@ -2,7 +2,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    effective_arp, in_force, listing_to_save, parse_arptables_listing, sysctl_suppresses)
+    Arptables, effective_arp, in_force, listing_to_save, parse_arptables_listing, sysctl_suppresses)
 
 LISTING = """Chain INPUT (policy ACCEPT)
 -j DROP -d 198.51.100.100
@@ -39,6 +39,38 @@ def test_a_rule_is_in_force_only_when_nothing_ahead_of_it_may_match_first():
                                                '\nChain OUTPUT (policy ACCEPT)\n-j ACCEPT\n' % earlier)
         assert in_force(rules, drop) is expected, earlier
     assert in_force([], drop) is False
+
+
+def test_a_mangle_to_the_vip_itself_is_no_protection():
+    class System(object):
+        def binary(self, name, required):
+            return '/usr/sbin/arptables'
+
+        def query(self, argv):
+            return 0, ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\nChain OUTPUT (policy ACCEPT)\n'
+                       '-j mangle -s 198.51.100.100 --mangle-ip-s %s\n' % self.to), ''
+
+    system = System()
+    for to, expected in (('198.51.100.100', False), ('198.51.100.10', True)):
+        system.to = to
+        arptables = Arptables(system)
+        assert arptables.drops('198.51.100.100') and arptables.mangles('198.51.100.100') is expected
+
+
+def test_a_rule_goes_to_the_head_of_its_chain_in_the_listing_order():
+    class System(object):
+        def binary(self, name, required):
+            return '/usr/sbin/arptables'
+
+        def query(self, argv):
+            return 0, '', ''
+
+    arptables = Arptables(System())  # no chain headers at all: still a place for the rule
+    rules = [{'chain': 'INPUT'}, {'chain': 'OUTPUT'}]
+    assert arptables.head(rules, 'OUTPUT') == 0
+    arptables.chains = ['INPUT', 'OUTPUT']
+    assert arptables.head(rules, 'OUTPUT') == 1 and arptables.head(rules, 'INPUT') == 0
+    assert arptables.head([{'chain': 'INPUT'}], 'OUTPUT') == 1
 
 
 def test_save_format_keeps_numeric_addresses_and_policies():

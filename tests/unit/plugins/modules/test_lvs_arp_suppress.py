@@ -300,6 +300,19 @@ def test_sysctl_persist_false_leaves_the_boot_file_of_a_persistent_run(monkeypat
     assert SYSCTL_FILE not in host.files
 
 
+def test_sysctl_the_runtime_record_is_the_newer_one(monkeypatch, capsys):
+    # Beside a boot file left by persist=false, the /run record says which live values are the module's.
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys)
+    run_module(host, monkeypatch, capsys, persist=False, arp_ignore=2)
+    assert host.value('all', 'arp_ignore') == 2
+    gone = run_module(host, monkeypatch, capsys, state='absent', persist=False)
+    assert host.value('all', 'arp_ignore') == 0 and gone['previous']['all']['arp_ignore'] == 0
+    assert RUN_FILE not in host.files and SYSCTL_FILE in host.files
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert SYSCTL_FILE not in host.files and host.value('all', 'arp_ignore') == 0
+
+
 def test_sysctl_refuses_a_file_it_did_not_write(monkeypatch, capsys):
     host = FakeHost()
     host.files[SYSCTL_FILE] = 'net.ipv4.ip_forward = 1\n'
@@ -462,6 +475,38 @@ def test_arptables_persist_false_leaves_the_boot_layer(monkeypatch, capsys, rhel
     run_module(host, monkeypatch, capsys, method='arptables', state='absent')
     assert not any(p.startswith(('/etc/lvs-dr', '/run/lvs-dr')) for p in host.files)
     assert (saved in host.files) is rhel  # RHEL's table file stays, without the module's rules
+
+
+def test_arptables_a_foreign_rule_behind_another_verdict_stays_and_an_own_copy_goes_first(monkeypatch, capsys):
+    host = FakeHost()
+    accept = {'chain': 'INPUT', '-s': '198.51.100.50', '-j': 'ACCEPT'}
+    foreign = {'chain': 'INPUT', '-d': V4, '-j': 'DROP'}  # the same rule, someone else's
+    host.table[:] = [accept, foreign]
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])
+    assert host.mutations() == [inserted(drop(V4)), inserted(mangle(V4))]
+    assert host.table[:3] == [foreign, accept, foreign]
+    assert run_module(host, monkeypatch, capsys, method='arptables', vip=[V4])['changed'] is False
+    run_module(host, monkeypatch, capsys, method='arptables', state='absent')
+    assert host.mutations() == [deleted(mangle(V4)), deleted(drop(V4))] and host.table == [accept, foreign]
+
+
+def test_arptables_a_chain_changed_during_the_move_fails_the_run(monkeypatch, capsys):
+    class Busy(FakeHost):
+        """Another tool puts an ACCEPT at the head right after the module's insert."""
+        busy = False
+
+        def command(self, argv):
+            result = FakeHost.command(self, argv)
+            if self.busy and argv[1] == '-I':
+                self.table.insert(0, {'chain': 'INPUT', '-s': '198.51.100.51', '-j': 'ACCEPT'})
+            return result
+
+    host = Busy()
+    run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], persist=False)
+    host.table.insert(0, {'chain': 'INPUT', '-s': '198.51.100.50', '-j': 'ACCEPT'})
+    host.busy = True
+    result = run_module(host, monkeypatch, capsys, method='arptables', vip=[V4], persist=False)
+    assert result['failed'] is True and 'changed while the module moved' in result['msg']
 
 
 def test_arptables_rhel_saves_sysconfig_and_enables_the_service(monkeypatch, capsys):
