@@ -76,7 +76,8 @@ options:
       - O(method=sysctl) only. Where to set the values, V(all), interface names, or both. Default V([all]).
       - V(all) covers every current and future interface, container veths included. A per-interface key covers
         only that name; at boot it is applied when an interface of that name appears, so it misses a NIC that
-        is renamed afterwards.
+        is renamed afterwards. An interface created later (a VLAN, a bond, a bridge) starts with the values of
+        V(default); name V(default) too to cover those without V(all).
       - Each interface must exist.
     type: list
     elements: str
