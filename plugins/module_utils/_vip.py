@@ -396,22 +396,28 @@ class VipEngine(object):
         else:
             self.module.fail_json(msg=' '.join(self.refusals))
 
-    def decide_all(self):
-        """state=absent without vip: every owned address in scope goes, and every record line of it."""
-        self.records.forget_all(self.interface, self.persist)
-        kept = sorted((key for key in self.records.after['persist'] if self.interface in (None, key[0])),
+    def warn_kept(self, keys):
+        """persist=false: the (interface, ip) of keys that stay in the boot record and come back at boot."""
+        kept = sorted((key for key in set(keys) if key in self.records.after['persist']),
                       key=lambda key: (key[0], key[1].version, key[1]))
         if kept:
             self.module.warn('%s stay in %s (persist is false) and come back at the next boot.'
                              % (', '.join('%s on %s' % (ip, name) for name, ip in kept), self.records.paths['persist']))
+
+    def decide_all(self):
+        """state=absent without vip: every owned address in scope goes, and every record line of it."""
+        self.records.forget_all(self.interface, self.persist)
+        self.warn_kept(key for key in self.records.after['persist'] if self.interface in (None, key[0]))
         return [(index, name, entry['address']) for index, name, entry in self.owned_live]
 
     def decide_others(self):
         """exclusive: every owned VIP not asked for, on any interface, goes (a VIP dropped from the list)."""
         wanted = set((self.interface, vip.ip) for vip in self.vips)
         self.records.forget_others(wanted, self.persist)
-        return [(index, name, entry['address']) for index, name, entry in self.owned_live
-                if (name, entry['address'].ip) not in wanted]
+        dropped = [(index, name, entry['address']) for index, name, entry in self.owned_live
+                   if (name, entry['address'].ip) not in wanted]
+        self.warn_kept((name, address.ip) for dummy, name, address in dropped)
+        return dropped
 
     def run(self, plan):
         self.read()
@@ -440,9 +446,7 @@ class VipEngine(object):
                 self.records.forget(self.interface, vip.ip, self.persist)
                 if entry is not None:
                     removing.append((self.index, self.interface, entry['address']))
-                    if not self.persist and (self.interface, vip.ip) in self.records.after['persist']:
-                        self.module.warn('%s stays in %s (persist is false) and comes back at the next boot.'
-                                         % (vip, self.records.paths['persist']))
+                    self.warn_kept([(self.interface, vip.ip)])
         if self.exclusive:
             removing.extend(self.decide_others())
         arp_unprotected = self.arp_gate(adding)

@@ -26,10 +26,12 @@ description:
   - The rules go to the head of their chains. A rule of the module found behind another rule that may decide the
     same ARP packet first (an C(ACCEPT) for a client or a subnet, an inverted match; only a rule on another single
     address cannot) is never reached for those packets, so the module copies it to the head and then deletes the
-    old copy by its number; the VIP is not unguarded in between. A matching rule that is not the module's stays
-    where it is, and the module puts its own copy at the head. M(lvs.dr.lvs_vip) counts a rule as protection
-    only where it is reached first in the same way. The order is checked on every run, not at boot; a tool
-    that puts its rules ahead at boot is undone by the next run.
+    old copy by its number; the VIP is not unguarded in between. A matching rule that is not the module's is left
+    in place; where it is reached first the module adds nothing (and does not take it over), otherwise it puts
+    its own copy at the head. Rules that earlier releases appended stay where they are while they are reached
+    first. M(lvs.dr.lvs_vip) counts a rule as protection only where it is reached first in the same way. The
+    order is checked on every run, not at boot; when a tool puts a rule ahead at boot, the next run moves the
+    module's rules back ahead of it.
   - Ownership. Before it first changes a sysctl the module records the value in force (in a comment of
     O(sysctl_file), or in C(/run/lvs-dr/<basename of sysctl_file>) with O(persist=false)). O(state=absent)
     writes that previous value back only where the live value is still the one the module set, and removes the
@@ -38,8 +40,8 @@ description:
     O(state=absent) deletes only those, for the VIPs given or, without O(vip), all of them. A matching rule that was
     already there is left alone.
   - O(method=arptables) with O(state=absent) is safe where arptables was never used. Without the C(arptables) binary
-    no rule of the module can be in force, so it changes nothing, except that it still removes the module's own
-    record, saved table and boot unit if they are left over.
+    no rule of the module can be in force, so it changes nothing, except that with O(persist=true) it still
+    removes the module's own record, saved table and boot unit if they are left over.
 author: lvs.dr contributors (@lvs-dr)
 options:
   method:
@@ -155,8 +157,8 @@ notes:
     It runs C(Before=network-pre.target) and C(Wants=network-pre.target), so the rules are in place before any
     interface is up, and before C(lvs-dr-vips.service) of M(lvs.dr.lvs_vip), which requires it
     (C(RequiredBy=lvs-dr-vips.service)). When the restore fails, or the saved table is missing
-    (C(AssertPathExists=)), the VIPs stay down at boot instead of coming up unprotected. File and unit are
-    removed when no rule of the module remains.
+    (C(AssertPathExists=)), the VIPs stay down at boot instead of coming up unprotected. With O(persist=true),
+    file and unit are removed when no rule of the module remains.
   - Units are enabled by symlink and read at the next boot; the module applies the live settings itself.
   - Order matters, suppress ARP before adding the VIP and lift it only after removing the VIP
     (M(lvs.dr.lvs_vip) refuses an IPv4 VIP while ARP for it is not suppressed).

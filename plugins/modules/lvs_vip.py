@@ -27,8 +27,8 @@ description:
     changed since.
   - Safety gate. Before adding an IPv4 VIP the module checks that ARP for it is already suppressed on the
     interfaces facing the segment (O(arp_interfaces)) by the effective C(arp_ignore)/C(arp_announce), the maximum of
-    C(all) and the interface, or arptables DROP and mangle rules for the VIP that no other rule ahead of them
-    may pre-empt (see M(lvs.dr.lvs_arp_suppress)). Otherwise it refuses, naming the
+    C(all) and the interface, or arptables DROP and mangle rules for the VIP (the mangle to another address)
+    that no other rule ahead of them may pre-empt (see M(lvs.dr.lvs_arp_suppress)). Otherwise it refuses, naming the
     VIP, the interfaces and their values; run M(lvs.dr.lvs_arp_suppress) first. A real server that answers
     ARP for the VIP steals the service from the director.
   - An IPv6 VIP on C(lo) needs no gate, neighbour discovery answers only for addresses of the receiving
@@ -65,7 +65,8 @@ options:
       - V(true) keeps the owned VIPs across reboot in O(persist_file), applied at boot by the oneshot unit
         C(lvs-dr-vips.service); the file and the unit are removed with the last VIP.
       - V(false) changes only the running system (and the runtime record). It leaves O(persist_file) as it is, so
-        a persisted VIP removed with O(persist=false) comes back at the next boot.
+        a persisted VIP removed with O(persist=false) (or dropped from the list with O(exclusive=true)) comes back
+        at the next boot; a warning names it.
     type: bool
     default: true
   persist_file:

@@ -297,7 +297,8 @@ def test_runtime_only_removal_leaves_the_batch_and_warns(host):
     h.calls[:] = []
     result = run({'vip': ['2001:db8:0:1::100'], 'state': 'absent', 'persist': False})
     assert h.mutations() == [('delete', 1, '2001:db8:0:1::100/128')]
-    assert 'comes back at the next boot' in result['warnings'][0]
+    assert result['warnings'] == ['2001:db8:0:1::100 on lo stay in %s (persist is false) and come back at the '
+                                  'next boot.' % BATCH]
     assert result['persist_file'] == BATCH and result['unit'] == 'lvs-dr-vips.service'
     h.calls[:] = []
     assert run({'vip': ['2001:db8:0:1::100'], 'state': 'absent', 'persist': False})['changed'] is False
@@ -638,3 +639,12 @@ def test_exclusive_removes_owned_vips_no_longer_listed(host):
     # Without exclusive a shorter list leaves the others alone.
     assert run({'vip': ['2001:db8:0:1::100']})['added'] == ['2001:db8:0:1::100/128']
     assert run({'vip': ['198.51.100.100']})['changed'] is False
+
+
+def test_exclusive_runtime_only_drop_leaves_the_batch_and_warns(host):
+    h = host['host']
+    run(BOTH)
+    result = run({'vip': ['198.51.100.100'], 'exclusive': True, 'persist': False})
+    assert result['removed'] == ['2001:db8:0:1::100/128'] and h.files[BATCH].splitlines()[2:] == [V4, V6]
+    assert result['warnings'] == ['2001:db8:0:1::100 on lo stay in %s (persist is false) and come back at the '
+                                  'next boot.' % BATCH]
