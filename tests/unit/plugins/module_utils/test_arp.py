@@ -41,31 +41,29 @@ def test_a_rule_is_in_force_only_when_nothing_ahead_of_it_may_match_first():
     assert in_force([], drop) is False
 
 
+class ListingSystem(object):
+    """The System seam as Arptables uses it: the binary and one `arptables -L -n` listing."""
+
+    def __init__(self, listing):
+        self.listing = listing
+
+    def binary(self, name, required):
+        return '/usr/sbin/arptables'
+
+    def query(self, argv):
+        return 0, self.listing, ''
+
+
 def test_a_mangle_to_the_vip_itself_is_no_protection():
-    class System(object):
-        def binary(self, name, required):
-            return '/usr/sbin/arptables'
-
-        def query(self, argv):
-            return 0, ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\nChain OUTPUT (policy ACCEPT)\n'
-                       '-j mangle -s 198.51.100.100 --mangle-ip-s %s\n' % self.to), ''
-
-    system = System()
     for to, expected in (('198.51.100.100', False), ('198.51.100.10', True)):
-        system.to = to
-        arptables = Arptables(system)
+        arptables = Arptables(ListingSystem(
+            'Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\nChain OUTPUT (policy ACCEPT)\n'
+            '-j mangle -s 198.51.100.100 --mangle-ip-s %s\n' % to))
         assert arptables.drops('198.51.100.100') and arptables.mangles('198.51.100.100') is expected
 
 
 def test_a_rule_goes_to_the_head_of_its_chain_in_the_listing_order():
-    class System(object):
-        def binary(self, name, required):
-            return '/usr/sbin/arptables'
-
-        def query(self, argv):
-            return 0, '', ''
-
-    arptables = Arptables(System())  # no chain headers at all: still a place for the rule
+    arptables = Arptables(ListingSystem(''))  # no chain headers at all: still a place for the rule
     rules = [{'chain': 'INPUT'}, {'chain': 'OUTPUT'}]
     assert arptables.head(rules, 'OUTPUT') == 0
     arptables.chains = ['INPUT', 'OUTPUT']
