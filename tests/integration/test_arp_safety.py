@@ -1,7 +1,9 @@
-"""A packet test of the safety order: while a real server is given the VIP and has it taken
+"""Packet tests of the safety order: while a real server is given the VIP and has it taken
 away again, the client keeps asking who has the VIP and records every ARP reply on the wire.
-The lab has no director, so under the safe order nobody may answer at all; the negative
-control (VIP without suppression) proves the watcher does see a real server that answers."""
+The lab has no director, so under the safe order nobody may answer at all; each negative
+control (VIP without working suppression) proves the watcher does see a real server that
+answers. Two orders are tested: suppression before the VIP (arp_safety.yml), and arptables
+rules brought ahead of another tool's ACCEPTs before the VIP (arp_rule_order.yml)."""
 import os
 import re
 import subprocess
@@ -11,9 +13,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WATCH_SECONDS = 40
 
 
-def vip_claims(lab, safe):
+def vip_claims(lab, playbook, safe):
     """MACs that claimed the VIP on the wire (ARP replies for it, or ARP sent with it as the
-    sender address) while the real server was given the VIP and had it taken away."""
+    sender address) while `playbook` gave the real server the VIP and took it away."""
     vip = lab.vars['lab_vip4']
     # tcpdump -e prints the sender's MAC first; five broadcast requests a second ask for the VIP.
     watcher = subprocess.Popen(
@@ -24,7 +26,7 @@ def vip_claims(lab, safe):
                     'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % (WATCH_SECONDS - 5, vip)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        converge = lab.playbook(os.path.join(HERE, 'arp_safety.yml'), '-e', 'safe=%s' % safe)
+        converge = lab.playbook(os.path.join(HERE, playbook), '-e', 'safe=%s' % safe)
     finally:
         asker.wait(timeout=WATCH_SECONDS + 30)
         out, dummy = watcher.communicate(timeout=WATCH_SECONDS + 30)
@@ -40,9 +42,16 @@ def vip_claims(lab, safe):
 
 
 def test_safe_order_never_answers_arp_for_the_vip(lab):
-    assert vip_claims(lab, safe=True) == []
+    assert vip_claims(lab, 'arp_safety.yml', safe=True) == []
 
 
 def test_negative_control_unsuppressed_vip_is_answered(lab):
-    rs_mac = lab.hosts['rs1']['lab_mac']
-    assert rs_mac in vip_claims(lab, safe=False)
+    assert lab.hosts['rs1']['lab_mac'] in vip_claims(lab, 'arp_safety.yml', safe=False)
+
+
+def test_rules_moved_ahead_of_foreign_accepts_never_answer_arp_for_the_vip(lab):
+    assert vip_claims(lab, 'arp_rule_order.yml', safe=True) == []
+
+
+def test_negative_control_rules_behind_foreign_accepts_are_answered(lab):
+    assert lab.hosts['rs1']['lab_mac'] in vip_claims(lab, 'arp_rule_order.yml', safe=False)
