@@ -18,7 +18,7 @@ import os
 from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    ARP_KEYS, CONF_DIR, Arptables, effective_arp, in_force, listing_to_save, read_arp_sysctls)
+    ARP_KEYS, CONF_DIR, Arptables, effective_arp, in_force, listing_to_save, read_arp_sysctls, sysctl_suppresses)
 from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, VIPS_UNIT, Unit
 
 OWNER = 'lvs.dr.lvs_arp_suppress'
@@ -149,6 +149,12 @@ class SysctlEngine(object):
             after[name][key] = value
 
         kept = {}
+        if present and not {'all', 'default'} & set(params['interfaces']) and \
+                not sysctl_suppresses(live['default']):
+            module.warn('interfaces names neither all nor default: an interface created later (a VLAN, a bond, '
+                        'a bridge) starts with default\'s arp_ignore=%d and arp_announce=%d and answers ARP for '
+                        'the VIPs; add default to interfaces, or use all.'
+                        % (live['default']['arp_ignore'], live['default']['arp_announce']))
         if present:
             for name in params['interfaces']:
                 for key in ARP_KEYS:

@@ -79,7 +79,8 @@ options:
       - V(all) covers every current and future interface, container veths included. A per-interface key covers
         only that name; at boot it is applied when an interface of that name appears, so it misses a NIC that
         is renamed afterwards. An interface created later (a VLAN, a bond, a bridge) starts with the values of
-        V(default); name V(default) too to cover those without V(all).
+        V(default); name V(default) too to cover those without V(all). The module warns when neither is named
+        and V(default) does not suppress.
       - Each interface must exist.
     type: list
     elements: str

@@ -80,7 +80,9 @@ options:
     type: str
     default: lo
   sysctl_interfaces:
-    description: O(method=sysctl), the scope of C(arp_ignore)/C(arp_announce) (C(all) and/or interface names).
+    description:
+      - O(method=sysctl), the scope of C(arp_ignore)/C(arp_announce) (C(all) and/or interface names).
+      - Without C(all), name C(default) too, for interfaces created later; see M(lvs.dr.lvs_arp_suppress).
     type: list
     elements: str
     default: [all]

@@ -267,6 +267,22 @@ def test_sysctl_scope_move_sets_new_before_lifting_old(monkeypatch, capsys):
     assert 'all' not in host.files[SYSCTL_FILE]
 
 
+def test_sysctl_named_interfaces_without_default_warn_of_interfaces_created_later(monkeypatch, capsys):
+    # A VLAN or bond created later starts with default's values and would answer ARP for the VIP.
+    host, warnings = FakeHost(), []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    run_module(host, monkeypatch, capsys, interfaces=['eth0'])
+    assert warnings == ["interfaces names neither all nor default: an interface created later (a VLAN, a bond, a "
+                        "bridge) starts with default's arp_ignore=0 and arp_announce=0 and answers ARP for the "
+                        "VIPs; add default to interfaces, or use all."]
+    for quiet in (['eth0', 'default'], ['all']):
+        del warnings[:]
+        run_module(host, monkeypatch, capsys, interfaces=quiet)
+        assert warnings == []
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert warnings == [] and host.value('default', 'arp_ignore') == 0
+
+
 def test_sysctl_persist_false_keeps_the_record_in_run(monkeypatch, capsys):
     host = FakeHost()
     result = run_module(host, monkeypatch, capsys, persist=False)
@@ -290,7 +306,7 @@ def test_sysctl_persist_false_leaves_the_boot_file_of_a_persistent_run(monkeypat
     result = run_module(host, monkeypatch, capsys, persist=False)
     assert host.log == [('write', RUN_FILE)] and host.files[SYSCTL_FILE] == boot
     assert result['sysctl_file'] == SYSCTL_FILE and warnings == []
-    run_module(host, monkeypatch, capsys, persist=False, interfaces=['eth0'])
+    run_module(host, monkeypatch, capsys, persist=False, interfaces=['eth0', 'default'])
     assert host.files[SYSCTL_FILE] == boot and 'eth0' in host.files[RUN_FILE]
     assert warnings == ['%s stays as it is (persist is false) and applies again at the next boot.' % SYSCTL_FILE]
     gone = run_module(host, monkeypatch, capsys, state='absent', persist=False)
