@@ -1,7 +1,8 @@
 """Converge and no-change run of the real-server role against the guide-following baseline
 (bench/baseline.yml), sysctl method, on N real servers of one lab (bench-conv, 30 real servers;
 smaller N use its first N hosts with --limit). Per repetition and N: reset, A converge, A
-no-change, reset, B converge, B no-change, the order of A/B alternating between repetitions."""
+no-change, reset, B converge, B no-change, the order of A/B alternating between repetitions; then
+the floor (bench/floor.yml: one ping per host, the least a role making one module call can cost)."""
 import concurrent.futures
 import os
 import re
@@ -16,7 +17,8 @@ BIG_LAB = 'lvsdr'  # more than 14 real servers fit only the default lab's slot: 
 SLOT_MAX = 14
 TARGETS = {'converge': 0.5, 'nochange': 0.4}
 FORKS_CAP = 10
-PLAYBOOKS = {'role': os.path.join(BENCH, 'role.yml'), 'baseline': os.path.join(BENCH, 'baseline.yml')}
+PLAYBOOKS = {'role': os.path.join(BENCH, 'role.yml'), 'baseline': os.path.join(BENCH, 'baseline.yml'),
+             'floor': os.path.join(BENCH, 'floor.yml')}
 
 
 def forks(n):
@@ -97,7 +99,8 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
     try:
         for n in sizes:
             s = res['sizes'][str(n)] = {'forks': forks(n), 'role': {'converge': [], 'nochange': []},
-                                        'baseline': {'converge': [], 'nochange': []}, 'changed': {}}
+                                        'baseline': {'converge': [], 'nochange': []}, 'floor': [],
+                                        'changed': {}}
             for rep in range(reps if n <= SLOT_MAX else big_reps):
                 order = ['role', 'baseline'] if rep % 2 == 0 else ['baseline', 'role']
                 for which in order:
@@ -109,6 +112,9 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
                         s['changed'].setdefault('%s %s' % (which, kind), []).append(
                             sum(1 for h in rc.values() if h['changed']))
                         res['loadavg'].append(la)
+                secs, rc, la, prof = lab.play('floor', n)
+                s['floor'].append(round(secs, 2))
+                res['loadavg'].append(la)
         # the profile of the largest N (profile_tasks ran in every timed run; its cost is negligible)
         big = str(max(sizes))
         p = res['sizes'][big].pop('profiles')
@@ -207,8 +213,42 @@ def verdicts(res):
 def analysis(res):
     """What dominates, from the profile run (task wall times over all hosts); which target is met
     at which N; and, where a target is missed at some N only, why, from the per-N medians."""
-    out = [dominates(res), '**Targets**: ' + verdicts(res) if res.get('sizes') else '', why_missed(res)]
+    out = [dominates(res), '**Targets**: ' + verdicts(res) if res.get('sizes') else '', why_missed(res),
+           floor_text(res)]
     return '\n\n'.join(x for x in out if x)
+
+
+def floors(res):
+    """[(n, floor median, floor / baseline no-change, role no-change / floor, target)] where the floor
+    was measured (results files before it have none)."""
+    out = []
+    for n in sorted(res.get('sizes', {}), key=int):
+        s = res['sizes'][n]
+        if s.get('floor'):
+            fl = median(s['floor'])
+            out.append((int(n), fl, fl / median(s['baseline']['nochange']), median(s['role']['nochange']) / fl,
+                        res['targets']['nochange']))
+    return out
+
+
+def floor_text(res):
+    """The no-change target against the floor: a ratio the cheapest one-module-task play cannot reach
+    is out of reach of any role that calls a module on each host."""
+    rows = floors(res)
+    if not rows:
+        return ''
+    above = ['N=%d (%.2fx)' % (n, r) for n, _, r, _, t in rows if r > t]
+    return (
+        '**The floor**: `bench/floor.yml`, one `ansible.builtin.ping` per host (the cheapest module task: no '
+        'arguments, no work on the host), ran in every repetition beside the two playbooks. A role that makes '
+        'one module call per host cannot take less. Its median wall time against the baseline\'s no-change '
+        'run: %s. %s The role\'s no-change run against the floor: %s.' % (
+            ', '.join('%.2fx at N=%d (%.1f s)' % (r, n, fl) for n, fl, r, _, _ in rows),
+            'Above the no-change target of %.1fx at %s: there even a role whose one call cost no more than a '
+            'ping would miss it; what the role adds over the floor is its argument check, the skipped include '
+            'and a larger module.' % (rows[0][4], ', '.join(above)) if above else
+            'Below the no-change target of %.1fx at every N.' % rows[0][4],
+            ', '.join('%.2fx at N=%d' % (rf, n) for n, _, _, rf, _ in rows)))
 
 
 def dominates(res):
@@ -373,10 +413,12 @@ def setup_text(res):
         'real servers; smaller N with `--limit` to its first N; %s repetition(s) for N <= %d, %s above). '
         'Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP settings, files and units of '
         'both removed), converge, no-change run; then the same for the other playbook; the order '
-        'alternates between repetitions.%s The baseline does less: it does not make the VIP persistent, '
+        'alternates between repetitions.%s%s The baseline does less: it does not make the VIP persistent, '
         'does not validate its input and does not clean up other methods\' residue.' % (
             res['forks_cap'], cores(res), res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX,
-            res['big_reps'], changed_text(res))) + (
+            res['big_reps'],
+            ' After each pair the floor (`bench/floor.yml`, below) runs once.'
+            if any(s.get('floor') for s in res['sizes'].values()) else '', changed_text(res))) + (
         ' Not measured: %s.' % '; '.join('N=%s (%s)' % kv for kv in sorted(res['skipped'].items()))
         if res['skipped'] else '')
 

@@ -105,6 +105,13 @@ def section_converge(c):
                          f(role / int(n), 2), f(base / int(n), 2), f(ratio, 2), '%s (<= %.1fx)' % (yes(ratio <= target), target)])
     out += [table(['N', 'run', 'forks', 'role wall s (each rep)', 'baseline wall s (each rep)',
                    'role s/host', 'baseline s/host', 'role / baseline (medians)', 'target'], rows), '']
+    fl = converge_texts.floors(c)
+    if fl:
+        out += ['The floor (`bench/floor.yml`: one `ansible.builtin.ping` per host), in the same repetitions:', '',
+                table(['N', 'floor wall s (each rep)', 'floor / baseline no-change (medians)',
+                       'role no-change / floor (medians)'],
+                      [[str(n), ' / '.join(f(x, 1) for x in c['sizes'][str(n)]['floor']), f(r, 2), f(rf, 2)]
+                       for n, _, r, rf, _ in fl]), '']
     if c.get('loadavg'):
         out += ['Load average (1 min) at the start of each timed run: %s.' % ', '.join(f(x, 1) for x in c['loadavg']), '']
     if c.get('profile'):
