@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import re
 import subprocess
+import time
 
 import yaml
 
@@ -77,6 +78,16 @@ class Lab(object):
         return secs, rc, la, (profile(proc.stdout) if prof else None)
 
 
+def settle(limit=300):
+    """Wait until the lab's start (30 containers booting systemd) no longer loads the machine: the
+    1-minute load average below the core count, at most `limit` seconds. Without it the smallest N,
+    measured first, ran beside the tail of that start. {'seconds', 'loadavg'} when done."""
+    start = time.monotonic()
+    while loadavg()[0] >= (os.cpu_count() or 1) and time.monotonic() - start < limit:
+        time.sleep(5)
+    return {'seconds': round(time.monotonic() - start), 'loadavg': loadavg()[0]}
+
+
 def default_lab_in_use():
     names = subprocess.run(['podman', 'ps', '-a', '--format', '{{.Names}}'], stdout=subprocess.PIPE, text=True).stdout
     return any(n.startswith(BIG_LAB + '-') for n in names.split()) or os.path.exists(
@@ -94,7 +105,7 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
                     '--no-client'], check=True, stdout=subprocess.DEVNULL)
     lab = Lab(lab_name)
     res = {'targets': TARGETS, 'sizes': {}, 'loadavg': [], 'forks_cap': FORKS_CAP, 'lab': lab_name,
-           'nproc': os.cpu_count(),
+           'nproc': os.cpu_count(), 'settle': settle(),
            'lab_realservers': max(sizes), 'skipped': skipped, 'reps': reps, 'big_reps': big_reps}
     try:
         for n in sizes:
@@ -413,10 +424,15 @@ def setup_text(res):
         'real servers; smaller N with `--limit` to its first N; %s repetition(s) for N <= %d, %s above). '
         'Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP settings, files and units of '
         'both removed), converge, no-change run; then the same for the other playbook; the order '
-        'alternates between repetitions.%s%s The baseline does less: it does not make the VIP persistent, '
+        'alternates between repetitions.%s%s%s The baseline does less: it does not make the VIP persistent, '
         'does not validate its input and does not clean up other methods\' residue.' % (
             res['forks_cap'], cores(res), res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX,
             res['big_reps'],
+            ' Before the first run the harness waited %d s after the lab\'s start for the 1-minute load '
+            'average to fall below the core count: %.1f%s.' % (
+                res['settle']['seconds'], res['settle']['loadavg'],
+                '' if res['settle']['loadavg'] < res['nproc'] else ', still above it at the wait\'s limit')
+            if res.get('settle') else '',
             ' After each pair the floor (`bench/floor.yml`, below) runs once.'
             if any(s.get('floor') for s in res['sizes'].values()) else '', changed_text(res))) + (
         ' Not measured: %s.' % '; '.join('N=%s (%s)' % kv for kv in sorted(res['skipped'].items()))
