@@ -67,6 +67,8 @@ IFADDRMSG = struct.Struct('=BBBBI')
 RTATTR = struct.Struct('=HH')
 # The kernel fills a dump message of at most 32 KiB per read.
 RECV_BUFFER = 65536
+# <linux/if.h>, as /sys/class/net/<name>/flags shows them.
+IFF_UP, IFF_NOARP = 0x1, 0x80
 
 
 def _align(length):
@@ -348,7 +350,10 @@ class VipEngine(object):
         names = self.netlink.link_names() if self.interface is None or self.exclusive else {self.index: self.interface}
         # (index, interface, entry) of every owned address in scope: this interface, or every one.
         self.owned_live = []
+        self.ipv4_indexes = set()
         for entry in self.netlink.addresses():
+            if entry['address'].version == 4:
+                self.ipv4_indexes.add(entry['index'])
             if entry['index'] == self.index:
                 self.live[entry['address'].ip] = entry
             else:
@@ -381,7 +386,26 @@ class VipEngine(object):
             elif names:
                 self.module.warn('VIP %s is already present on %s but ARP for it is not suppressed on %s.'
                                  % (vip, self.interface, ', '.join(names)))
+        if not all(arptables.present and arptables.mangles(str(vip.ip)) for vip in ipv4):
+            for name in self.addressless(arp_interfaces or sorted(set(effective) - set(['lo', self.interface]))):
+                self.module.warn('%s is up without an IPv4 address: ARP the host sends from it carries another '
+                                 'interface\'s address as the sender, a VIP on lo included, whatever arp_announce '
+                                 'says. Give %s an IPv4 address or no IPv4 routes, or add arptables rules, whose '
+                                 'mangle rule rewrites the sender.' % (name, name))
         return result
+
+    def addressless(self, names):
+        """The interfaces among names that are up, ARP-capable, nobody's port and hold no IPv4 address:
+        the kernel (inet_select_addr) then takes the first suitable address of any interface, lo first."""
+        found = []
+        for name in names:
+            flags = self.system.read('/sys/class/net/%s/flags' % name)
+            if flags is None or self.system.exists('/sys/class/net/%s/master' % name):
+                continue
+            flags = int(flags, 16)
+            if flags & IFF_UP and not flags & IFF_NOARP and self.netlink.link_index(name) not in self.ipv4_indexes:
+                found.append(name)
+        return found
 
     def apply_gate(self):
         if not self.refusals:

@@ -362,6 +362,34 @@ def test_gate_ignores_ipv6_on_lo_and_checks_only_named_interfaces(host):
     assert run({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth1']})['changed'] is True
 
 
+def test_interface_up_without_ipv4_warns_unless_mangled(host):
+    # arp_announce 2 has no address of eth1 to prefer: ARP sent from it would carry the VIP on lo.
+    h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1', 'eth2', 'eth3'))
+    h.add_address(2, '198.51.100.10/24', 'eth0')
+    h.files.update({'/sys/class/net/eth0/flags': '0x1003\n', '/sys/class/net/eth1/flags': '0x1003\n',
+                    '/sys/class/net/eth2/flags': '0x1002\n', '/sys/class/net/eth3/flags': '0x1003\n'})
+    h.links['/sys/class/net/eth3/master'] = '../br0'  # a bridge port: the bridge sends its ARP
+    host['host'] = h
+    result = run({'vip': ['198.51.100.100']})
+    assert result['changed'] is True
+    assert result['warnings'] == [
+        'eth1 is up without an IPv4 address: ARP the host sends from it carries another interface\'s address as '
+        'the sender, a VIP on lo included, whatever arp_announce says. Give eth1 an IPv4 address or no IPv4 '
+        'routes, or add arptables rules, whose mangle rule rewrites the sender.']
+    assert run({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth0']}).get('warnings') is None
+    h.add_address(3, '198.51.100.11/24', 'eth1')
+    assert run({'vip': ['198.51.100.100']}).get('warnings') is None
+
+
+def test_interface_up_without_ipv4_is_covered_by_the_mangle_rule(host):
+    h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1'), arptables=(
+        'Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\n'
+        'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10\n'))
+    h.files['/sys/class/net/eth1/flags'] = '0x1003\n'
+    host['host'] = h
+    assert run({'vip': ['198.51.100.100']}).get('warnings') is None
+
+
 def test_vip_on_the_facing_interface_needs_arptables(host):
     h = FakeHost(arp=(1, 2))
     h.add_address(2, '198.51.100.10/24', 'eth0')
