@@ -249,6 +249,13 @@ def floor_text(res):
     if not rows:
         return ''
     above = ['N=%d (%.2fx)' % (n, r) for n, _, r, _, t in rows if r > t]
+    # Where the floor meets the target and the role does not: the room the target leaves over the floor.
+    room = []
+    for n, fl, r, rf, t in rows:
+        base = median(res['sizes'][str(n)]['baseline']['nochange'])
+        if r <= t < rf * r:
+            room.append('at N=%d the target leaves the role %.2f s over the floor; it takes %.2f s more' % (
+                n, t * base - fl, (rf - 1) * fl))
     return (
         '**The floor**: `bench/floor.yml`, one `ansible.builtin.ping` per host (the cheapest module task: no '
         'arguments, no work on the host), ran in every repetition beside the two playbooks. A role that makes '
@@ -258,7 +265,9 @@ def floor_text(res):
             'Above the no-change target of %.1fx at %s: there even a role whose one call cost no more than a '
             'ping would miss it; what the role adds over the floor is its argument check, the skipped include '
             'and a larger module.' % (rows[0][4], ', '.join(above)) if above else
-            'Below the no-change target of %.1fx at every N.' % rows[0][4],
+            'Below the no-change target of %.1fx at every N%s.' % (
+                rows[0][4], ': ' + '; '.join(room) + ' (its argument check, the skipped include and a larger '
+                'module that reads more of the host)' if room else ''),
             ', '.join('%.2fx at N=%d' % (rf, n) for n, _, _, rf, _ in rows)))
 
 
