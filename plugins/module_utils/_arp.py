@@ -176,6 +176,11 @@ class Arptables(object):
         return args
 
 
+def facing_interfaces(effective, interfaces=None):
+    """The interfaces facing the segment: the ones named, or every interface but lo."""
+    return interfaces if interfaces is not None else sorted(name for name in effective if name != 'lo')
+
+
 def unprotected_interfaces(system, vip, vip_interface, interfaces=None, arptables=None):
     """Interfaces on which ARP for an IPv4 vip is NOT suppressed.
 
@@ -184,8 +189,7 @@ def unprotected_interfaces(system, vip, vip_interface, interfaces=None, arptable
     interfaces: the interfaces facing the segment; default every interface but lo.
     """
     effective = effective_arp(read_arp_sysctls(system))
-    if interfaces is None:
-        interfaces = sorted(name for name in effective if name != 'lo')
+    interfaces = facing_interfaces(effective, interfaces)
     if arptables is None:
         arptables = Arptables(system, required=False)
     by_arptables = arptables.present and arptables.drops(vip) and arptables.mangles(vip)

@@ -149,12 +149,6 @@ class SysctlEngine(object):
             after[name][key] = value
 
         kept = {}
-        if present and not {'all', 'default'} & set(params['interfaces']) and \
-                not sysctl_suppresses(live['default']):
-            module.warn('interfaces names neither all nor default: an interface created later (a VLAN, a bond, '
-                        'a bridge) starts with default\'s arp_ignore=%d and arp_announce=%d and answers ARP for '
-                        'the VIPs; add default to interfaces, or use all.'
-                        % (live['default']['arp_ignore'], live['default']['arp_announce']))
         if present:
             for name in params['interfaces']:
                 for key in ARP_KEYS:
@@ -172,6 +166,14 @@ class SysctlEngine(object):
                 restored[item] = previous
                 if previous != ours:
                     set_value(item, previous, 'restore')
+        # An interface created later (a VLAN, a bond, a bridge) starts with default's values, and the
+        # kernel applies the larger of all's and its own.
+        newcomer = dict((key, max(after['all'][key], after['default'][key])) for key in ARP_KEYS) if present else {}
+        if present and not set(params['interfaces']) & set(['all', 'default']) and not sysctl_suppresses(newcomer):
+            module.warn('The sysctl scope names neither all nor default: an interface created later (a VLAN, a bond, '
+                        'a bridge) gets arp_ignore=%d and arp_announce=%d and may answer or announce ARP for the '
+                        'VIPs; add default to the scope, or use all.' % (newcomer['arp_ignore'],
+                                                                         newcomer['arp_announce']))
         content = render_sysctl(kept) if kept else None
         # persist=false manages the runtime layer only. The boot file of an earlier persistent run
         # stays, as the VIPs' boot record and the saved arptables table do: the boot layers change

@@ -22,7 +22,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    Arptables, effective_arp, read_arp_sysctls, unprotected_interfaces)
+    Arptables, effective_arp, facing_interfaces, read_arp_sysctls, unprotected_interfaces)
 from ansible_collections.lvs.dr.plugins.module_utils._units import Unit, UNIT_DIR, VIPS_UNIT
 
 PYROUTE2_MISSING = find_spec('pyroute2') is None
@@ -299,15 +299,17 @@ class VipEngine(object):
 
     protection_planned: an earlier step of the same check-mode run will have suppressed ARP
     (lvs_realserver), so the gate's would-be refusals are not worth a warning.
+    mangle_planned: likewise for the arptables mangle rules (method arptables).
     hints: the remedies the refusals name, {'arp': ..., 'ipv6': ...}; default HINTS (lvs_vip's options)."""
 
-    def __init__(self, module, system, netlink, params, protection_planned=False, hints=None):
+    def __init__(self, module, system, netlink, params, protection_planned=False, mangle_planned=False, hints=None):
         self.module = module
         self.hints = dict(HINTS, **(hints or {}))
         self.system = system
         self.netlink = netlink
         self.params = p = params
         self.protection_planned = protection_planned
+        self.mangle_planned = mangle_planned
         # No vip (state=absent): every VIP the module owns, on every interface unless one is named.
         self.interface = p['interface'] or ('lo' if p['vip'] is not None else None)
         self.state = p['state']
@@ -386,20 +388,27 @@ class VipEngine(object):
             elif names:
                 self.module.warn('VIP %s is already present on %s but ARP for it is not suppressed on %s.'
                                  % (vip, self.interface, ', '.join(names)))
-        if not all(arptables.present and arptables.mangles(str(vip.ip)) for vip in ipv4):
-            for name in self.addressless(arp_interfaces or sorted(set(effective) - set(['lo', self.interface]))):
-                self.module.warn('%s is up without an IPv4 address: ARP the host sends from it carries another '
-                                 'interface\'s address as the sender, a VIP on lo included, whatever arp_announce '
-                                 'says. Give %s an IPv4 address or no IPv4 routes, or add arptables rules, whose '
-                                 'mangle rule rewrites the sender.' % (name, name))
+        # The mangle rule rewrites any ARP sender that is the VIP; a host meant to answer needs no warning.
+        mangled = self.mangle_planned or all(arptables.present and arptables.mangles(str(vip.ip)) for vip in ipv4)
+        if self.params['require_arp_suppression'] and not mangled:
+            names = self.addressless(facing_interfaces(effective, arp_interfaces))
+            if names:
+                self.module.warn('Interfaces that route IPv4 but hold no IPv4 address: %s. ARP requests the host '
+                                 'sends from them carry another interface\'s address as the sender, a VIP on lo '
+                                 'included, whatever arp_announce says; give each an IPv4 address, or add '
+                                 'arptables rules for the VIPs, whose mangle rule rewrites the sender.'
+                                 % ', '.join(names))
         return result
 
     def addressless(self, names):
-        """The interfaces among names that are up, ARP-capable, nobody's port and hold no IPv4 address:
-        the kernel (inet_select_addr) then takes the first suitable address of any interface, lo first."""
+        """Among names, the interfaces that are up, send ARP, are no other interface's port, carry IPv4
+        routes (main table) and hold no IPv4 address: the kernel (inet_select_addr) then takes the first
+        suitable address of any interface as the ARP sender, lo first, the VIP on it included."""
+        routed = set(line.split()[0] for line in (self.system.read('/proc/net/route') or '').splitlines()[1:]
+                     if line.strip())
         found = []
         for name in names:
-            flags = self.system.read('/sys/class/net/%s/flags' % name)
+            flags = self.system.read('/sys/class/net/%s/flags' % name) if name in routed else None
             if flags is None or self.system.exists('/sys/class/net/%s/master' % name):
                 continue
             flags = int(flags, 16)

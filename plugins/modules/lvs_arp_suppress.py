@@ -80,7 +80,7 @@ options:
         only that name; at boot it is applied when an interface of that name appears, so it misses a NIC that
         is renamed afterwards. An interface created later (a VLAN, a bond, a bridge) starts with the values of
         V(default); name V(default) too to cover those without V(all). The module warns when neither is named
-        and V(default) does not suppress.
+        and the larger of their values does not suppress.
       - Each interface must exist.
     type: list
     elements: str

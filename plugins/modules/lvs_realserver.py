@@ -136,6 +136,9 @@ requirements:
 notes:
   - The module installs no packages and starts no services; the role does (firewalld for O(method=firewalld)) and
     also opens the VIPs' services in the firewalld zone.
+  - The steps warn as the single modules do, among others about a sysctl scope without C(all) or C(default)
+    (M(lvs.dr.lvs_arp_suppress)) and, unless O(method=arptables), about an interface that routes IPv4 without an
+    IPv4 address of its own (M(lvs.dr.lvs_vip)).
 seealso:
   - module: lvs.dr.lvs_vip
   - module: lvs.dr.lvs_arp_suppress
@@ -246,7 +249,7 @@ def steps(module, system, netlink, vips):
         planned = module.check_mode and bool(result)
         result.append(('vip', VipEngine(module, system, netlink, dict(
             vip_params, state='present', persist=persist, vip=vips, interface=p['vip_interface'], exclusive=True),
-            protection_planned=planned, hints=VIP_HINTS)))
+            protection_planned=planned, mangle_planned=planned and method == 'arptables', hints=VIP_HINTS)))
     else:
         result.append(('remove vips', VipEngine(module, system, netlink, dict(
             vip_params, state='absent', persist=clean, vip=None, interface=None), hints=VIP_HINTS)))

@@ -272,15 +272,23 @@ def test_sysctl_named_interfaces_without_default_warn_of_interfaces_created_late
     host, warnings = FakeHost(), []
     monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
     run_module(host, monkeypatch, capsys, interfaces=['eth0'])
-    assert warnings == ["interfaces names neither all nor default: an interface created later (a VLAN, a bond, a "
-                        "bridge) starts with default's arp_ignore=0 and arp_announce=0 and answers ARP for the "
-                        "VIPs; add default to interfaces, or use all."]
+    assert warnings == ['The sysctl scope names neither all nor default: an interface created later (a VLAN, a '
+                        'bond, a bridge) gets arp_ignore=0 and arp_announce=0 and may answer or announce ARP for '
+                        'the VIPs; add default to the scope, or use all.']
     for quiet in (['eth0', 'default'], ['all']):
         del warnings[:]
         run_module(host, monkeypatch, capsys, interfaces=quiet)
         assert warnings == []
+    # all's values, set by someone else, cover a newcomer too: the larger of all's and its own applies.
+    del warnings[:]
     run_module(host, monkeypatch, capsys, state='absent')
-    assert warnings == [] and host.value('default', 'arp_ignore') == 0
+    host.files['%s/all/arp_ignore' % CONF], host.files['%s/all/arp_announce' % CONF] = '1\n', '2\n'
+    run_module(host, monkeypatch, capsys, interfaces=['eth0'])
+    assert warnings == []
+    # Check mode warns as the real run does.
+    host.files['%s/all/arp_ignore' % CONF], host.files['%s/all/arp_announce' % CONF] = '0\n', '0\n'
+    run_module(host, monkeypatch, capsys, check=True, interfaces=['eth0.100'])
+    assert len(warnings) == 1 and warnings[0].startswith('The sysctl scope names neither')
 
 
 def test_sysctl_persist_false_keeps_the_record_in_run(monkeypatch, capsys):

@@ -77,6 +77,10 @@ def test_check_mode_vip_gate_knows_the_protection_step_ran_before_it():
     assert dict(steps(check_mode=True))['vip'].protection_planned is True
     assert dict(steps())['vip'].protection_planned is False
     assert dict(steps(method='arptables', vip=['2001:db8::100'], check_mode=True))['vip'].protection_planned is False
+    # Only the arptables step plans the mangle rule that makes an address-less interface harmless.
+    assert dict(steps(method='arptables', check_mode=True))['vip'].mangle_planned is True
+    assert dict(steps(check_mode=True))['vip'].mangle_planned is False
+    assert dict(steps(method='arptables'))['vip'].mangle_planned is False
 
 
 class Refused(Exception):

@@ -362,31 +362,48 @@ def test_gate_ignores_ipv6_on_lo_and_checks_only_named_interfaces(host):
     assert run({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth1']})['changed'] is True
 
 
-def test_interface_up_without_ipv4_warns_unless_mangled(host):
-    # arp_announce 2 has no address of eth1 to prefer: ARP sent from it would carry the VIP on lo.
-    h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1', 'eth2', 'eth3'))
+ADDRESSLESS = ('Interfaces that route IPv4 but hold no IPv4 address: %s. ARP requests the host sends from them '
+               'carry another interface\'s address as the sender, a VIP on lo included, whatever arp_announce says; '
+               'give each an IPv4 address, or add arptables rules for the VIPs, whose mangle rule rewrites the '
+               'sender.')
+ROUTES = ('Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n'
+          + ''.join('%s\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n' % name
+                    for name in ('eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5')))
+
+
+def addressless_host(arptables=None):
+    """eth0 holds an address; eth1 and eth5 are up without one (eth5 routes nothing: absent from
+    ROUTES below); eth2 is down, eth3 a bridge port, eth4 NOARP."""
+    h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5'), arptables=arptables)
     h.add_address(2, '198.51.100.10/24', 'eth0')
-    h.files.update({'/sys/class/net/eth0/flags': '0x1003\n', '/sys/class/net/eth1/flags': '0x1003\n',
-                    '/sys/class/net/eth2/flags': '0x1002\n', '/sys/class/net/eth3/flags': '0x1003\n'})
+    flags = {'eth0': '0x1003', 'eth1': '0x1003', 'eth2': '0x1002', 'eth3': '0x1003', 'eth4': '0x1083',
+             'eth5': '0x1003'}
+    h.files.update(('/sys/class/net/%s/flags' % name, value + '\n') for name, value in flags.items())
+    h.files['/proc/net/route'] = ROUTES.replace('eth5\t', 'eth9\t')
     h.links['/sys/class/net/eth3/master'] = '../br0'  # a bridge port: the bridge sends its ARP
+    return h
+
+
+def test_interface_routing_ipv4_without_an_address_warns(host):
+    # arp_announce 2 has no address of eth1 to prefer: ARP sent from it would carry the VIP on lo.
+    h = addressless_host()
     host['host'] = h
-    result = run({'vip': ['198.51.100.100']})
-    assert result['changed'] is True
-    assert result['warnings'] == [
-        'eth1 is up without an IPv4 address: ARP the host sends from it carries another interface\'s address as '
-        'the sender, a VIP on lo included, whatever arp_announce says. Give eth1 an IPv4 address or no IPv4 '
-        'routes, or add arptables rules, whose mangle rule rewrites the sender.']
+    for check in (False, True):
+        result = run({'vip': ['198.51.100.100']}, check=check)
+        assert result['warnings'] == [ADDRESSLESS % 'eth1']
     assert run({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth0']}).get('warnings') is None
+    assert run({'vip': ['198.51.100.100'], 'state': 'absent'}).get('warnings') is None
+    assert run({'vip': ['2001:db8:0:1::100']}).get('warnings') is None
+    # A host meant to answer for the VIP needs no warning.
+    assert run({'vip': ['198.51.100.100'], 'require_arp_suppression': False}).get('warnings') is None
     h.add_address(3, '198.51.100.11/24', 'eth1')
     assert run({'vip': ['198.51.100.100']}).get('warnings') is None
 
 
-def test_interface_up_without_ipv4_is_covered_by_the_mangle_rule(host):
-    h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1'), arptables=(
+def test_interface_routing_ipv4_without_an_address_is_covered_by_the_mangle_rule(host):
+    host['host'] = addressless_host(arptables=(
         'Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\n'
         'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10\n'))
-    h.files['/sys/class/net/eth1/flags'] = '0x1003\n'
-    host['host'] = h
     assert run({'vip': ['198.51.100.100']}).get('warnings') is None
 
 
