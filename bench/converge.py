@@ -1,8 +1,8 @@
 """Converge and no-change run of the real-server role against the guide-following baseline
 (bench/baseline.yml), sysctl method, on N real servers of one lab (bench-conv, 30 real servers;
 smaller N use its first N hosts with --limit). Per repetition and N: reset, A converge, A
-no-change, reset, B converge, B no-change, the order of A/B alternating between repetitions; then
-the floor (bench/floor.yml: one ping per host, the least a role making one module call can cost)."""
+no-change, reset, B converge, B no-change, and the floor (bench/floor.yml: one ping per host, the
+least a role making one module call can cost), the order rotating between repetitions."""
 import concurrent.futures
 import os
 import re
@@ -113,8 +113,15 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
                                         'baseline': {'converge': [], 'nochange': []}, 'floor': [],
                                         'changed': {}}
             for rep in range(reps if n <= SLOT_MAX else big_reps):
-                order = ['role', 'baseline'] if rep % 2 == 0 else ['baseline', 'role']
+                # The floor's place rotates too: first, between the two, last.
+                order = [['floor', 'role', 'baseline'], ['baseline', 'floor', 'role'],
+                         ['role', 'baseline', 'floor']][rep % 3]
                 for which in order:
+                    if which == 'floor':
+                        secs, rc, la, prof = lab.play('floor', n, prof=True)
+                        s['floor'].append(round(secs, 2))
+                        res['loadavg'].append(la)
+                        continue
                     lab.reset(n)
                     for kind in ('converge', 'nochange'):
                         secs, rc, la, prof = lab.play(which, n, prof=True)
@@ -123,9 +130,6 @@ def run(sizes=(2, 10, 30), reps=2, big_reps=1, keep_lab=False):
                         s['changed'].setdefault('%s %s' % (which, kind), []).append(
                             sum(1 for h in rc.values() if h['changed']))
                         res['loadavg'].append(la)
-                secs, rc, la, prof = lab.play('floor', n)
-                s['floor'].append(round(secs, 2))
-                res['loadavg'].append(la)
         # the profile of the largest N (profile_tasks ran in every timed run; its cost is negligible)
         big = str(max(sizes))
         p = res['sizes'][big].pop('profiles')
@@ -258,14 +262,15 @@ def floor_text(res):
                 n, t * base - fl, (rf - 1) * fl))
     return (
         '**The floor**: `bench/floor.yml`, one `ansible.builtin.ping` per host (the cheapest module task: no '
-        'arguments, no work on the host), ran in every repetition beside the two playbooks. A role that makes '
+        'arguments, no work on the host), ran in every repetition beside the two playbooks, with the same '
+        'callback. A role that makes '
         'one module call per host cannot take less. Its median wall time against the baseline\'s no-change '
         'run: %s. %s The role\'s no-change run against the floor: %s.' % (
             ', '.join('%.2fx at N=%d (%.1f s)' % (r, n, fl) for n, fl, r, _, _ in rows),
             'Above the no-change target of %.1fx at %s: there even a role whose one call cost no more than a '
             'ping would miss it; what the role adds over the floor is its argument check, the skipped include '
             'and a larger module.' % (rows[0][4], ', '.join(above)) if above else
-            'Below the no-change target of %.1fx at every N%s.' % (
+            'At or below the no-change target of %.1fx at every N%s.' % (
                 rows[0][4], ': ' + '; '.join(room) + ' (its argument check, the skipped include and a larger '
                 'module that reads more of the host)' if room else ''),
             ', '.join('%.2fx at N=%d' % (rf, n) for n, _, _, rf, _ in rows)))
@@ -433,7 +438,7 @@ def setup_text(res):
         'real servers; smaller N with `--limit` to its first N; %s repetition(s) for N <= %d, %s above). '
         'Each repetition: reset the N real servers (bench/reset.sh: VIP, ARP settings, files and units of '
         'both removed), converge, no-change run; then the same for the other playbook; the order '
-        'alternates between repetitions.%s%s%s The baseline does less: it does not make the VIP persistent, '
+        'rotates between repetitions.%s%s%s The baseline does less: it does not make the VIP persistent, '
         'does not validate its input and does not clean up other methods\' residue.' % (
             res['forks_cap'], cores(res), res['lab'], res['lab_realservers'], res['reps'], SLOT_MAX,
             res['big_reps'],
@@ -442,7 +447,8 @@ def setup_text(res):
                 res['settle']['seconds'], res['settle']['loadavg'],
                 '' if res['settle']['loadavg'] < res['nproc'] else ', still above it at the wait\'s limit')
             if res.get('settle') else '',
-            ' After each pair the floor (`bench/floor.yml`, below) runs once.'
+            ' The floor (`bench/floor.yml`, below) runs once per repetition, first, between the two playbooks or '
+            'last, in turn.'
             if any(s.get('floor') for s in res['sizes'].values()) else '', changed_text(res))) + (
         ' Not measured: %s.' % '; '.join('N=%s (%s)' % kv for kv in sorted(res['skipped'].items()))
         if res['skipped'] else '')
