@@ -168,12 +168,12 @@ class SysctlEngine(object):
                     set_value(item, previous, 'restore')
         # An interface created later (a VLAN, a bond, a bridge) starts with default's values, and the
         # kernel applies the larger of all's and its own.
-        newcomer = dict((key, max(after['all'][key], after['default'][key])) for key in ARP_KEYS) if present else {}
-        if present and not set(params['interfaces']) & set(['all', 'default']) and not sysctl_suppresses(newcomer):
-            module.warn('The sysctl scope names neither all nor default: an interface created later (a VLAN, a bond, '
-                        'a bridge) gets arp_ignore=%d and arp_announce=%d and may answer or announce ARP for the '
-                        'VIPs; add default to the scope, or use all.' % (newcomer['arp_ignore'],
-                                                                         newcomer['arp_announce']))
+        if present and not set(params['interfaces']) & set(['all', 'default']):
+            newcomer = dict((key, max(after['all'][key], after['default'][key])) for key in ARP_KEYS)
+            if not sysctl_suppresses(newcomer):
+                module.warn('The sysctl scope names neither all nor default: an interface created later (a VLAN, a '
+                            'bond, a bridge) gets arp_ignore=%(arp_ignore)d and arp_announce=%(arp_announce)d and '
+                            'may answer or announce ARP for the VIPs; add default to the scope, or use all.' % newcomer)
         content = render_sysctl(kept) if kept else None
         # persist=false manages the runtime layer only. The boot file of an earlier persistent run
         # stays, as the VIPs' boot record and the saved arptables table do: the boot layers change

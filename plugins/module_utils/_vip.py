@@ -408,7 +408,9 @@ class VipEngine(object):
                      if line.strip())
         found = []
         for name in names:
-            flags = self.system.read('/sys/class/net/%s/flags' % name) if name in routed else None
+            if name not in routed:
+                continue
+            flags = self.system.read('/sys/class/net/%s/flags' % name)
             if flags is None or self.system.exists('/sys/class/net/%s/master' % name):
                 continue
             flags = int(flags, 16)

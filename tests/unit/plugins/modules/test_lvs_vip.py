@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import functools
 import ipaddress
 import json
 import socket
@@ -368,7 +369,7 @@ ADDRESSLESS = ('Interfaces that route IPv4 but hold no IPv4 address: %s. ARP req
                'sender.')
 ROUTES = ('Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n'
           + ''.join('%s\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n' % name
-                    for name in ('eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5')))
+                    for name in ('eth0', 'eth1', 'eth2', 'eth3', 'eth4')))
 
 
 def addressless_host(arptables=None):
@@ -379,7 +380,7 @@ def addressless_host(arptables=None):
     flags = {'eth0': '0x1003', 'eth1': '0x1003', 'eth2': '0x1002', 'eth3': '0x1003', 'eth4': '0x1083',
              'eth5': '0x1003'}
     h.files.update(('/sys/class/net/%s/flags' % name, value + '\n') for name, value in flags.items())
-    h.files['/proc/net/route'] = ROUTES.replace('eth5\t', 'eth9\t')
+    h.files['/proc/net/route'] = ROUTES
     h.links['/sys/class/net/eth3/master'] = '../br0'  # a bridge port: the bridge sends its ARP
     return h
 
@@ -400,11 +401,15 @@ def test_interface_routing_ipv4_without_an_address_warns(host):
     assert run({'vip': ['198.51.100.100']}).get('warnings') is None
 
 
-def test_interface_routing_ipv4_without_an_address_is_covered_by_the_mangle_rule(host):
+def test_interface_routing_ipv4_without_an_address_is_covered_by_the_mangle_rule(host, monkeypatch):
     host['host'] = addressless_host(arptables=(
         'Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100\n\n'
         'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10\n'))
     assert run({'vip': ['198.51.100.100']}).get('warnings') is None
+    # lvs_realserver's check mode: its arptables step, before the VIPs, only plans the rule.
+    host['host'] = addressless_host()
+    monkeypatch.setattr(lvs_vip, 'VipEngine', functools.partial(_vip.VipEngine, mangle_planned=True))
+    assert run({'vip': ['198.51.100.100']}, check=True).get('warnings') is None
 
 
 def test_vip_on_the_facing_interface_needs_arptables(host):
