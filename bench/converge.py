@@ -234,15 +234,14 @@ def analysis(res):
 
 
 def floors(res):
-    """[(n, floor median, floor / baseline no-change, role no-change / floor, target)] where the floor
-    was measured (results files before it have none)."""
+    """[(n, floor median, floor / baseline no-change, role no-change / floor, baseline no-change median)]
+    where the floor was measured (results files before it have none)."""
     out = []
     for n in sorted(res.get('sizes', {}), key=int):
         s = res['sizes'][n]
         if s.get('floor'):
-            fl = median(s['floor'])
-            out.append((int(n), fl, fl / median(s['baseline']['nochange']), median(s['role']['nochange']) / fl,
-                        res['targets']['nochange']))
+            fl, base = median(s['floor']), median(s['baseline']['nochange'])
+            out.append((int(n), fl, fl / base, median(s['role']['nochange']) / fl, base))
     return out
 
 
@@ -252,14 +251,11 @@ def floor_text(res):
     rows = floors(res)
     if not rows:
         return ''
-    above = ['N=%d (%.2fx)' % (n, r) for n, _, r, _, t in rows if r > t]
+    t = res['targets']['nochange']
+    above = ['N=%d (%.2fx)' % (n, r) for n, _, r, _, _ in rows if r > t]
     # Where the floor meets the target and the role does not: the room the target leaves over the floor.
-    room = []
-    for n, fl, r, rf, t in rows:
-        base = median(res['sizes'][str(n)]['baseline']['nochange'])
-        if r <= t < rf * r:
-            room.append('at N=%d the target leaves the role %.2f s over the floor; it takes %.2f s more' % (
-                n, t * base - fl, (rf - 1) * fl))
+    room = ['at N=%d the target leaves the role %.2f s over the floor; it takes %.2f s more' % (
+        n, t * base - fl, (rf - 1) * fl) for n, fl, r, rf, base in rows if r <= t < rf * r]
     return (
         '**The floor**: `bench/floor.yml`, one `ansible.builtin.ping` per host (the cheapest module task: no '
         'arguments, no work on the host), ran in every repetition beside the two playbooks, with the same '
@@ -269,9 +265,9 @@ def floor_text(res):
             ', '.join('%.2fx at N=%d (%.1f s)' % (r, n, fl) for n, fl, r, _, _ in rows),
             'Above the no-change target of %.1fx at %s: there even a role whose one call cost no more than a '
             'ping would miss it; what the role adds over the floor is its argument check, the skipped include '
-            'and a larger module.' % (rows[0][4], ', '.join(above)) if above else
+            'and a larger module.' % (t, ', '.join(above)) if above else
             'At or below the no-change target of %.1fx at every N%s.' % (
-                rows[0][4], ': ' + '; '.join(room) + ' (its argument check, the skipped include and a larger '
+                t, ': ' + '; '.join(room) + ' (its argument check, the skipped include and a larger '
                 'module that reads more of the host)' if room else ''),
             ', '.join('%.2fx at N=%d' % (rf, n) for n, _, _, rf, _ in rows)))
 
