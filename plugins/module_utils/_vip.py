@@ -59,11 +59,14 @@ def label_for(interface):
 
 
 # rtnetlink, as <linux/netlink.h>, <linux/rtnetlink.h> and <linux/if_addr.h> define it.
-NLMSG_ERROR, NLMSG_DONE, RTM_NEWADDR, RTM_GETADDR = 2, 3, 20, 22
+NLMSG_ERROR, NLMSG_DONE, RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE, RTM_GETROUTE = 2, 3, 20, 22, 24, 26
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
+RTA_OIF, RTA_MULTIPATH = 4, 9
 NLMSGHDR = struct.Struct('=IHHII')
 IFADDRMSG = struct.Struct('=BBBBI')
+RTMSG = struct.Struct('=BBBBBBBBI')
+RTNEXTHOP = struct.Struct('=HBBi')
 RTATTR = struct.Struct('=HH')
 # The kernel fills a dump message of at most 32 KiB per read.
 RECV_BUFFER = 65536
@@ -75,8 +78,8 @@ def _align(length):
     return (length + 3) & ~3
 
 
-def parse_addr_messages(data):
-    """(done, [(index, family, prefixlen, {attribute type: bytes})]) of one read of an RTM_GETADDR dump."""
+def parse_messages(data, reply, header):
+    """(done, [(header's fields, {attribute type: bytes})]) of the reply messages in one read of a dump."""
     found, offset = [], 0
     while offset + NLMSGHDR.size <= len(data):
         length, kind = NLMSGHDR.unpack_from(data, offset)[:2]
@@ -87,22 +90,34 @@ def parse_addr_messages(data):
         if kind == NLMSG_ERROR:
             error = -struct.unpack_from('=i', data, offset + NLMSGHDR.size)[0]
             raise OSError(error, os.strerror(error))
-        if kind == RTM_NEWADDR:
-            family, prefixlen, dummy, dummy2, index = IFADDRMSG.unpack_from(data, offset + NLMSGHDR.size)
-            attributes, position, end = {}, offset + NLMSGHDR.size + IFADDRMSG.size, offset + length
+        if kind == reply:
+            fields = header.unpack_from(data, offset + NLMSGHDR.size)
+            attributes, position, end = {}, offset + NLMSGHDR.size + header.size, offset + length
             while position + RTATTR.size <= end:
-                size, kind = RTATTR.unpack_from(data, position)
+                size, attribute = RTATTR.unpack_from(data, position)
                 if size < RTATTR.size:
                     break
-                attributes[kind] = bytes(data[position + RTATTR.size:position + size])
+                attributes[attribute] = bytes(data[position + RTATTR.size:position + size])
                 position += _align(size)
-            found.append((index, family, prefixlen, attributes))
+            found.append((fields, attributes))
         offset += _align(length)
     return False, found
 
 
+def nexthop_indexes(data):
+    """The interface indexes of an RTA_MULTIPATH attribute's nexthops."""
+    found, position = [], 0
+    while position + RTNEXTHOP.size <= len(data):
+        size, dummy, dummy2, index = RTNEXTHOP.unpack_from(data, position)
+        if size < RTNEXTHOP.size:
+            break
+        found.append(index)
+        position += _align(size)
+    return found
+
+
 class Netlink(object):
-    """Every netlink call of the module. Reads are one RTM_GETADDR dump on a stdlib socket; pyroute2
+    """Every netlink call of the module. Reads are dumps (addresses, IPv4 routes) on a stdlib socket; pyroute2
     (whose import costs more than the rest of a run that changes nothing) is loaded for a change."""
 
     def __init__(self, module):
@@ -122,27 +137,27 @@ class Netlink(object):
         except (OSError, ValueError):
             return None
 
-    def _dump(self):
+    def _dump(self, request, query, reply, header, what):
+        """[(header's fields, attributes)] of the reply messages to a dump request (query: its header)."""
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
-            sock.send(NLMSGHDR.pack(NLMSGHDR.size + IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-                      + IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+            sock.send(NLMSGHDR.pack(NLMSGHDR.size + len(query), request, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + query)
             done, messages = False, []
             while not done:
-                done, found = parse_addr_messages(sock.recv(RECV_BUFFER))
+                done, found = parse_messages(sock.recv(RECV_BUFFER), reply, header)
                 messages.extend(found)
             return messages
+        except (OSError, socket.error) as e:
+            self.module.fail_json(msg='netlink refused to list the %s: %s' % (what, to_text(e)))
         finally:
             sock.close()
 
     def addresses(self):
         """[{'index', 'address': ip_interface, 'label'}] of every interface."""
-        try:
-            messages = self._dump()
-        except (OSError, socket.error) as e:
-            self.module.fail_json(msg='netlink refused to list the addresses: %s' % to_text(e))
         result = []
-        for index, family, prefixlen, attributes in messages:
+        messages = self._dump(RTM_GETADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), RTM_NEWADDR, IFADDRMSG,
+                              'addresses')
+        for (family, prefixlen, dummy, dummy2, index), attributes in messages:
             # IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is the peer's on point-to-point links).
             packed = attributes.get(IFA_LOCAL) or attributes.get(IFA_ADDRESS)
             if family not in (socket.AF_INET, socket.AF_INET6) or packed is None:
@@ -150,6 +165,17 @@ class Netlink(object):
             label = attributes.get(IFA_LABEL)
             result.append({'index': index, 'label': to_text(label.rstrip(b'\0')) if label else None,
                            'address': ipaddress.ip_interface((ipaddress.ip_address(packed), prefixlen))})
+        return result
+
+    def routed_indexes(self):
+        """The indexes of the interfaces that IPv4 routes of any table (policy routing's included) lead out of."""
+        result = set()
+        # Table 0 in the query: every table.
+        messages = self._dump(RTM_GETROUTE, RTMSG.pack(socket.AF_INET, *(0,) * 8), RTM_NEWROUTE, RTMSG, 'IPv4 routes')
+        for dummy, attributes in messages:
+            if RTA_OIF in attributes:
+                result.add(struct.unpack('=I', attributes[RTA_OIF])[0])
+            result.update(nexthop_indexes(attributes.get(RTA_MULTIPATH, b'')))
         return result
 
     def _call(self, command, index, vip, **extra):
@@ -402,19 +428,19 @@ class VipEngine(object):
 
     def addressless(self, names):
         """Among names, the interfaces that are up, send ARP, are no other interface's port, carry IPv4
-        routes (main table) and hold no IPv4 address: the kernel (inet_select_addr) then takes the first
+        routes (any table) and hold no IPv4 address: the kernel (inet_select_addr) then takes the first
         suitable address of any interface as the ARP sender, lo first, the VIP on it included."""
-        routed = set(line.split()[0] for line in (self.system.read('/proc/net/route') or '').splitlines()[1:]
-                     if line.strip())
+        routed = self.netlink.routed_indexes()
         found = []
         for name in names:
-            if name not in routed:
+            index = self.netlink.link_index(name)
+            if index not in routed:
                 continue
             flags = self.system.read('/sys/class/net/%s/flags' % name)
             if flags is None or self.system.exists('/sys/class/net/%s/master' % name):
                 continue
             flags = int(flags, 16)
-            if flags & IFF_UP and not flags & IFF_NOARP and self.netlink.link_index(name) not in self.ipv4_indexes:
+            if flags & IFF_UP and not flags & IFF_NOARP and index not in self.ipv4_indexes:
                 found.append(name)
         return found
 

@@ -81,8 +81,8 @@ options:
         an interface other than C(lo).
       - V(false) overrides the gate with a warning, for hosts that are meant to answer for the VIP.
       - With V(true) and no arptables mangle rules for the VIPs, the module also warns about interfaces of
-        O(arp_interfaces) that are up, send ARP, are no other interface's port, are named by an IPv4 route of the
-        main table and hold no IPv4 address. C(arp_announce=2) then has no address of theirs to prefer, and the
+        O(arp_interfaces) that are up, send ARP, are no other interface's port, are named by an IPv4 route of any
+        routing table and hold no IPv4 address. C(arp_announce=2) then has no address of theirs to prefer, and the
         kernel takes the first suitable one of any interface, C(lo) first, so the VIP on C(lo) becomes the sender
         of the ARP requests sent from them.
     type: bool

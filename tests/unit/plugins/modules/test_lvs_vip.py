@@ -48,6 +48,7 @@ class FakeHost(object):
     def __init__(self, arp=(1, 2), interfaces=('lo', 'eth0'), arptables=None, binaries=('ip', 'arptables')):
         self.files, self.links, self.calls = {}, {}, []
         self.indexes = dict((name, i + 1) for i, name in enumerate(interfaces))
+        self.routed = set()
         self.addresses = [{'index': 1, 'address': ipaddress.ip_interface(u'127.0.0.1/8'), 'label': 'lo'}]
         self.binaries = binaries
         self.arptables = arptables or 'Chain INPUT (policy ACCEPT)\n\nChain OUTPUT (policy ACCEPT)\n'
@@ -135,6 +136,9 @@ class FakeNetlink(object):
 
     def addresses(self):
         return [dict(a) for a in self.host.addresses]
+
+    def routed_indexes(self):
+        return set(self.host.routed)
 
     def add(self, index, vip, label=None):
         self.host.calls.append(('add', index, str(vip), label))
@@ -367,20 +371,18 @@ ADDRESSLESS = ('Interfaces that route IPv4 but hold no IPv4 address: %s. ARP req
                'carry another interface\'s address as the sender, a VIP on lo included, whatever arp_announce says; '
                'give each an IPv4 address, or add arptables rules for the VIPs, whose mangle rule rewrites the '
                'sender.')
-ROUTES = ('Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n'
-          + ''.join('%s\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n' % name
-                    for name in ('eth0', 'eth1', 'eth2', 'eth3', 'eth4')))
+ROUTED = ('eth0', 'eth1', 'eth2', 'eth3', 'eth4')
 
 
 def addressless_host(arptables=None):
-    """eth0 holds an address; eth1 and eth5 are up without one (eth5 routes nothing: absent from
-    ROUTES below); eth2 is down, eth3 a bridge port, eth4 NOARP."""
+    """eth0 holds an address; eth1 and eth5 are up without one (eth5 routes nothing: not in
+    ROUTED); eth2 is down, eth3 a bridge port, eth4 NOARP."""
     h = FakeHost(arp=(1, 2), interfaces=('lo', 'eth0', 'eth1', 'eth2', 'eth3', 'eth4', 'eth5'), arptables=arptables)
     h.add_address(2, '198.51.100.10/24', 'eth0')
     flags = {'eth0': '0x1003', 'eth1': '0x1003', 'eth2': '0x1002', 'eth3': '0x1003', 'eth4': '0x1083',
              'eth5': '0x1003'}
     h.files.update(('/sys/class/net/%s/flags' % name, value + '\n') for name, value in flags.items())
-    h.files['/proc/net/route'] = ROUTES
+    h.routed = set(h.indexes[name] for name in ROUTED)
     h.links['/sys/class/net/eth3/master'] = '../br0'  # a bridge port: the bridge sends its ARP
     return h
 
@@ -521,22 +523,40 @@ def addr_msg(family, prefixlen, index, *attributes):
     return nlmsg(_vip.RTM_NEWADDR, _vip.IFADDRMSG.pack(family, prefixlen, 0, 0, index) + b''.join(attributes))
 
 
+def parse_addr_messages(data):
+    return _vip.parse_messages(data, _vip.RTM_NEWADDR, _vip.IFADDRMSG)
+
+
 def test_parse_addr_messages_of_a_dump():
     v4 = ipaddress.ip_address(u'198.51.100.100').packed
     v6 = ipaddress.ip_address(u'2001:db8:0:1::100').packed
     first = addr_msg(socket.AF_INET, 32, 1, rtattr(_vip.IFA_ADDRESS, v4), rtattr(_vip.IFA_LOCAL, v4),
                      rtattr(_vip.IFA_LABEL, b'lo:lvs\0')) + addr_msg(socket.AF_INET6, 128, 1, rtattr(_vip.IFA_ADDRESS, v6))
-    assert _vip.parse_addr_messages(first) == (False, [
-        (1, socket.AF_INET, 32, {_vip.IFA_ADDRESS: v4, _vip.IFA_LOCAL: v4, _vip.IFA_LABEL: b'lo:lvs\0'}),
-        (1, socket.AF_INET6, 128, {_vip.IFA_ADDRESS: v6})])
-    assert _vip.parse_addr_messages(nlmsg(_vip.NLMSG_DONE, b'\0' * 4)) == (True, [])
+    assert parse_addr_messages(first) == (False, [
+        ((socket.AF_INET, 32, 0, 0, 1), {_vip.IFA_ADDRESS: v4, _vip.IFA_LOCAL: v4, _vip.IFA_LABEL: b'lo:lvs\0'}),
+        ((socket.AF_INET6, 128, 0, 0, 1), {_vip.IFA_ADDRESS: v6})])
+    assert parse_addr_messages(nlmsg(_vip.NLMSG_DONE, b'\0' * 4)) == (True, [])
     with pytest.raises(OSError) as e:
-        _vip.parse_addr_messages(nlmsg(_vip.NLMSG_ERROR, struct.pack('=i', -1) + b'\0' * 16))
+        parse_addr_messages(nlmsg(_vip.NLMSG_ERROR, struct.pack('=i', -1) + b'\0' * 16))
     assert e.value.errno == 1
 
 
+def test_route_messages_name_their_interfaces_and_nexthops():
+    # 198.51.100.0/24 out of index 2; 198.51.100.128/25 over two nexthops, indexes 3 and 4 (table 100).
+    hops = b''.join(_vip.RTNEXTHOP.pack(_vip.RTNEXTHOP.size, 0, 0, index) for index in (3, 4))
+    data = (nlmsg(_vip.RTM_NEWROUTE, _vip.RTMSG.pack(socket.AF_INET, 24, 0, 0, 254, 2, 253, 1, 0)
+                  + rtattr(_vip.RTA_OIF, struct.pack('=I', 2)))
+            + nlmsg(_vip.RTM_NEWROUTE, _vip.RTMSG.pack(socket.AF_INET, 25, 0, 0, 100, 3, 0, 1, 0)
+                    + rtattr(_vip.RTA_MULTIPATH, hops))
+            + nlmsg(_vip.NLMSG_DONE, b'\0' * 4))
+    done, messages = _vip.parse_messages(data, _vip.RTM_NEWROUTE, _vip.RTMSG)
+    assert done and [fields[4] for fields, dummy in messages] == [254, 100]
+    assert _vip.nexthop_indexes(messages[1][1][_vip.RTA_MULTIPATH]) == [3, 4]
+    assert _vip.nexthop_indexes(b'') == []
+
+
 def test_netlink_reads_agree_with_ip():
-    """The dump on the machine running the tests (a read of its own addresses) against ip -j."""
+    """The dumps on the machine running the tests (a read of its own addresses and routes) against ip -j."""
     listing = json.loads(subprocess.check_output(['ip', '-j', 'addr', 'show']))
     expected = sorted((link['ifindex'], u'%s/%d' % (a['local'], a['prefixlen']), a.get('label'))
                       for link in listing for a in link.get('addr_info', []))
@@ -545,6 +565,10 @@ def test_netlink_reads_agree_with_ip():
     assert got == expected
     assert nl.link_names() == dict((link['ifindex'], link['ifname']) for link in listing)
     assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
+    routes = json.loads(subprocess.check_output(['ip', '-j', '-4', 'route', 'show', 'table', 'all']))
+    devices = set(route['dev'] for route in routes if 'dev' in route)
+    devices.update(hop['dev'] for route in routes for hop in route.get('nexthops', []))
+    assert set(nl.link_names()[index] for index in nl.routed_indexes()) == devices
 
 
 class FakeIPRoute(object):
