@@ -175,15 +175,15 @@ def parse_stream(out):
 
 
 def outages(records):
-    """[(last good t, first good t after, failed count)] for every run of failures."""
-    result, last_ok, failed = [], None, 0
-    for t, ok, dummy, dummy2 in records:
-        if ok:
+    """[(last good t or None, first good t after or None, [failed records])] for every run of failures."""
+    result, last_ok, failed = [], None, []
+    for record in records:
+        if record[1]:
             if failed:
-                result.append((last_ok, t, failed))
-            last_ok, failed = t, 0
+                result.append((last_ok, record[0], failed))
+            last_ok, failed = record[0], []
         else:
-            failed += 1
+            failed.append(record)
     if failed:
         result.append((last_ok, None, failed))
     return result

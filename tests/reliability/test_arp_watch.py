@@ -164,7 +164,7 @@ STEPS = [
 
 def test_no_arp_hijack_through_converge_switch_and_removal(lab):
     director_mac = lab.hosts['dir1']['lab_mac'].lower()
-    watcher = Watcher(lab, 600)
+    watcher = Watcher(lab, 3600)  # a backstop: stop() ends it; seven converges under load can pass 600 s
     marks = []
     try:
         for name, method, extra in STEPS:

@@ -20,14 +20,14 @@ import snapshot  # noqa: E402
 
 LAB_NAME = os.environ.get('LVSDR_REL_FAILOVER_LAB', 'rel-failover')
 RUNS = int(os.environ.get('LVSDR_REL_FAILOVER_RUNS', '3'))
-# Master-down interval with advert_int 1 and BACKUP priority 100 is 3.61 s; the stream's own
-# granularity (0.5 s timeout + 0.1 s pause) and the loaded 2-core host add up to ~1 s.
-MAX_FAILOVER_S = 5.0
-MAX_PREEMPT_S = 5.0
 # A request is timestamped when it starts and may fail on an event up to one timeout plus one
 # pause later: a window claims the failures whose request could still be in flight inside it.
 TIMEOUT, INTERVAL = 0.5, 0.1
 IN_FLIGHT = TIMEOUT + INTERVAL
+CURL_TIMEOUT = '28'
+# Master-down interval with advert_int 1 and BACKUP priority 100 is 3.61 s; the stream blurs each
+# end of an outage by up to one request in flight, and the loaded 2-core host adds up to ~1 s.
+MAX_FAILOVER_S = MAX_PREEMPT_S = 3.61 + 2 * IN_FLIGHT + 1.0
 
 
 @pytest.fixture(scope='module')
@@ -48,23 +48,25 @@ def holds_vip(lab, host):
     return res.returncode == 0 and (' %s/' % lab.vars['lab_vip4']) in res.stdout
 
 
-def window(records, start, end):
-    """The interruption inside [start, end): failed requests still in flight at start or later,
-    and seconds from the last good request before the first failure to the first good one after
-    the last."""
-    inside = [r for r in records if start <= r[0] + IN_FLIGHT < end]
-    failed = [r for r in inside if not r[1]]
-    if not failed:
-        return {'failed': 0, 'seconds': 0.0}
-    before = [r for r in records if r[1] and r[0] < failed[0][0]]
-    after = [r for r in records if r[1] and r[0] > failed[-1][0]]
-    seconds = (after[0][0] if after else float('nan')) - (before[-1][0] if before else float('nan'))
-    return {'failed': len(failed), 'seconds': round(seconds, 2)}
+def claimed(record, start, end):
+    return start <= record[0] + IN_FLIGHT < end
+
+
+def window(outages, start, end):
+    """The interruptions inside [start, end): failed requests still in flight at start or later,
+    how many runs of failures they belong to, and the longest of those runs in seconds, from the
+    last good request before it to the first good one after it (a slow request apart from the
+    outage adds a run, not seconds)."""
+    runs = [(last_ok, first_ok, [r for r in failed if claimed(r, start, end)]) for last_ok, first_ok, failed in outages]
+    runs = [run for run in runs if run[2]]
+    seconds = max(((first_ok or float('nan')) - (last_ok or float('nan')) for last_ok, first_ok, dummy in runs),
+                  default=0.0)
+    return {'failed': sum(len(failed) for dummy, dummy2, failed in runs), 'runs': len(runs), 'seconds': round(seconds, 2)}
 
 
 def test_failover_and_preemption_under_load(lab):
     assert snapshot.wait_for(lambda: holds_vip(lab, 'dir1'), 30), 'dir1 is not MASTER'
-    assert not holds_vip(lab, 'dir2')
+    assert snapshot.wait_for(lambda: not holds_vip(lab, 'dir2'), 20), 'dir2 holds the VIP beside dir1'
     assert snapshot.wait_until_served(lab), 'HTTP through the VIP does not answer before the stream'
     stream = snapshot.Stream(lab, count=20000, interval=INTERVAL, timeout=TIMEOUT, limit=120 + 90 * RUNS).start()
     marks = []
@@ -85,15 +87,20 @@ def test_failover_and_preemption_under_load(lab):
         records = stream.stop()
         if not holds_vip(lab, 'dir1'):
             subprocess.run([LAB, '--name', lab.name, 'director', 'start', 'dir1'], check=False)
-    runs = [{'failover': window(records, a, b), 'preemption': window(records, b, c)} for a, b, c in marks]
-    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]),
-               'runs': runs, 'client': 'curl every %s s, %s s timeout' % (INTERVAL, TIMEOUT), 'advert_int': 1}
+    outages = snapshot.outages(records)
+    runs = [{'failover': window(outages, a, b), 'preemption': window(outages, b, c)} for a, b, c in marks]
+    # Outside the rounds (the 5 s before the first stop, the moment after the last round) no failure
+    # is the directors' doing: a lone request that timed out is a slow one on the loaded host, and
+    # is reported; two in a row, or another error, are an outage nothing explains.
+    stray = [failed for dummy, dummy2, failed in outages
+             if not any(claimed(r, a, c) for r in failed for a, dummy3, c in marks)]
+    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]), 'runs': runs,
+               'stray': [[(round(r[0] - marks[0][0], 2), r[2]) for r in failed] for failed in stray],
+               'client': 'curl every %s s, %s s timeout' % (INTERVAL, TIMEOUT), 'advert_int': 1}
     snapshot.save_figures('failover', figures)
     assert len(runs) == RUNS
-    claimed = [(a, c) for a, dummy, c in marks]
-    stray = [r for r in records if not r[1] and not any(a <= r[0] + IN_FLIGHT < c for a, c in claimed)]
-    assert not stray, 'requests failed outside the failover/preemption windows (start, curl rc, s after the' \
-        ' first stop): %s; %s' % ([(r[0], r[2], round(r[0] - marks[0][0], 2)) for r in stray], figures)
+    assert all(len(failed) == 1 and failed[0][2] == CURL_TIMEOUT for failed in stray), \
+        'requests failed outside the failover/preemption windows (s after the first stop, curl rc): %s' % figures
     for run in runs:
         assert run['failover']['failed'] > 0, 'no interruption seen: the stream did not go through dir1?'
         assert run['failover']['seconds'] < MAX_FAILOVER_S, figures
