@@ -11,13 +11,16 @@ that the watcher flags that real server's MAC: a watcher that sees nothing prove
 import collections
 import os
 import re
-import subprocess
-import threading
+import sys
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from arp_watcher import ArpWatcher, claims as vip_claims  # noqa: E402
+
 SITE = 'examples/site.yml'
 OVERLAY = '@examples/lab.yml'
 SYSCTL_FILE = '/etc/sysctl.d/90-lvs-dr-arp.conf'
@@ -35,52 +38,6 @@ echo "== vips"; ip -o addr show | grep -F -e " $1/" -e " $2/" || true
 ''' % SYSCTL_FILE
 
 
-class Watcher(object):
-    """tcpdump of every ARP packet on the client's eth0 (epoch timestamps, link-level headers),
-    and a loop asking for the VIP with broadcast arping five times a second."""
-
-    def __init__(self, lab, seconds):
-        self.lab = lab
-        self.lines = []
-        self.tcpdump = subprocess.Popen(
-            lab.command('client', 'sh', '-c', 'echo $$ >/tmp/arpwatch.pid; exec timeout %d tcpdump -l -n -e -tt '
-                        '-i eth0 arp 2>&1' % seconds),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.reader = threading.Thread(target=self._read)
-        self.reader.start()
-        deadline = time.time() + 20
-        while not any('listening on' in line for line in self.lines):
-            assert time.time() < deadline and self.tcpdump.poll() is None, 'tcpdump did not start: %s' % self.lines
-            time.sleep(0.1)
-        lab.run('client', 'rm', '-f', '/tmp/arpwatch.stop')
-        # arping -w takes whole seconds: one arping per request, started every 0.2 s.
-        self.asker = subprocess.Popen(
-            lab.command('client', 'sh', '-c', 'while [ ! -e /tmp/arpwatch.stop ]; do '
-                        'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % lab.vars['lab_vip4']),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def _read(self):
-        for line in self.tcpdump.stdout:
-            self.lines.append(line.rstrip('\n'))
-
-    def stop(self):
-        self.lab.run('client', 'touch', '/tmp/arpwatch.stop')
-        self.asker.wait(timeout=30)
-        time.sleep(1.5)  # the last requests' replies
-        self.lab.run('client', 'sh', '-c', 'kill $(cat /tmp/arpwatch.pid)')
-        self.tcpdump.wait(timeout=30)
-        self.reader.join(timeout=30)
-
-    def packets(self):
-        """(time, sender MAC, text) of every ARP packet seen."""
-        result = []
-        for line in self.lines:
-            words = line.split()
-            if len(words) > 2 and re.match(r'^\d+\.\d+$', words[0]):
-                result.append((float(words[0]), words[1].lower(), line))
-        return result
-
-
 def analyse(lab, packets):
     """Requests for the VIP from the client, and claims of the VIP by sender MAC (ARP replies for the
     VIP, ARP sent with the VIP as sender address; the MAC of the frame and the reply's is-at MAC)."""
@@ -88,15 +45,15 @@ def analyse(lab, packets):
     client = re.escape(lab.hosts['client']['lab_ipv4'])
     requests = 0
     claims = collections.Counter()
-    for dummy, mac, text in packets:
+    for dummy, dummy2, text in packets:
         # Broadcast arping's requests print the target MAC: who-has VIP (ff:ff:ff:ff:ff:ff) tell ...
         if re.search(r'Request who-has %s (\([0-9a-f:]+\) )?tell %s,' % (vip, client), text):
             requests += 1
-        if re.search(r'Reply %s is-at |tell %s,' % (vip, vip), text):
-            claims[mac] += 1
-            is_at = re.search(r'is-at ([0-9a-f:]{17})', text)
-            if is_at and is_at.group(1) != mac:
-                claims[is_at.group(1)] += 1
+    for mac, text in vip_claims(packets, lab.vars['lab_vip4']):
+        claims[mac] += 1
+        is_at = re.search(r'is-at ([0-9a-f:]{17})', text)
+        if is_at and is_at.group(1) != mac:
+            claims[is_at.group(1)] += 1
     return requests, claims
 
 
@@ -164,7 +121,7 @@ STEPS = [
 
 def test_no_arp_hijack_through_converge_switch_and_removal(lab):
     director_mac = lab.hosts['dir1']['lab_mac'].lower()
-    watcher = Watcher(lab, 3600)  # a backstop: stop() ends it; seven converges under load can pass 600 s
+    watcher = ArpWatcher(lab, 3600)  # a backstop: stop() ends it; seven converges under load can pass 600 s
     marks = []
     try:
         for name, method, extra in STEPS:
@@ -201,7 +158,7 @@ def test_no_arp_hijack_through_converge_switch_and_removal(lab):
 
 @pytest.mark.parametrize('target', ['rs2'])
 def test_negative_control_unsuppressed_vip_is_flagged(lab, target):
-    watcher = Watcher(lab, 120)
+    watcher = ArpWatcher(lab, 120)
     try:
         result = lab.playbook(os.path.join(HERE, 'hold_unsuppressed.yml'), '--limit', target)
     finally:

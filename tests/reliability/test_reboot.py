@@ -19,11 +19,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
+from arp_watcher import ArpWatcher, claims as vip_claims, requests  # noqa: E402
 from lab_fixture import lab_up, LAB  # noqa: E402
 import snapshot  # noqa: E402
 
 LAB_NAME = os.environ.get('LVSDR_REL_REBOOT_LAB', 'rel-reboot')
-WATCH_SECONDS = 45
+WATCH_LIMIT = 300  # a backstop: the watcher is stopped once the boot has been seen
 SUPPRESSION_UNIT = {'sysctl': 'systemd-sysctl.service', 'arptables': 'lvs-dr-arptables.service'}
 
 
@@ -45,13 +46,8 @@ def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
     run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=' + method, '--limit', 'rs1')
     assert run.returncode == 0, run.stdout[-6000:]
 
-    watcher = subprocess.Popen(
-        lab.command('client', 'timeout', str(WATCH_SECONDS), 'tcpdump', '-l', '-n', '-e', '-i', 'eth0', 'arp'),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    asker = subprocess.Popen(
-        lab.command('client', 'sh', '-c', 'end=$(($(date +%%s) + %d)); while [ "$(date +%%s)" -lt "$end" ]; do '
-                    'arping -q -b -c 1 -w 1 -I eth0 %s & sleep 0.2; done; wait' % (WATCH_SECONDS - 5, vip)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The watcher is listening before the restart: a boot it did not see would prove nothing.
+    watcher = ArpWatcher(lab, WATCH_LIMIT)
     try:
         time.sleep(4)
         t0 = time.time()
@@ -64,16 +60,17 @@ def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
         lab.run('rs1', 'arping', '-c', '1', '-w', '2', '-I', 'eth0', lab.hosts['client']['lab_ipv4'])
         time.sleep(6)
     finally:
-        asker.wait(timeout=WATCH_SECONDS + 30)
-        out, dummy = watcher.communicate(timeout=WATCH_SECONDS + 30)
+        watcher.stop()
 
+    packets = watcher.packets()
+    out = '\n'.join(text for dummy, dummy2, text in packets)
     vip_re = re.escape(vip)
-    assert re.search(r'Request who-has %s \(' % vip_re, out), 'the watcher saw no ARP request for the VIP\n' + out
-    claims = [line for line in out.splitlines()
-              if re.search(r'Reply %s is-at |tell %s,' % (vip_re, vip_re), line) and line.split()[1].lower() == rs_mac]
+    asked = requests(packets, vip)
+    assert asked, 'the watcher saw no ARP request for the VIP\n' + out
+    claims = [text for mac, text in vip_claims(packets, vip) if mac == rs_mac]
     assert claims == [], 'rs1 claimed the VIP across the reboot:\n' + '\n'.join(claims)
     # rs1 was on the wire again after the boot (its own ARP), so the watch covered the boot.
-    assert any(line.split()[1].lower() == rs_mac for line in out.splitlines() if len(line.split()) > 1), out
+    assert any(mac == rs_mac and t > t0 + restart_s for t, mac, dummy in packets), out
 
     # The VIP is back on lo (labelled, /32), the protection in force.
     addr = lab.run('rs1', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'lo').stdout
@@ -99,5 +96,5 @@ def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
     supp_t, vip_t = int(supp['ActiveEnterTimestampMonotonic']), int(vips['ExecMainStartTimestampMonotonic'])
     assert 0 < supp_t <= vip_t, (supp, vips)
     snapshot.save_figures('reboot-' + method, {
-        'restart_s': round(restart_s, 1), 'arp_requests_seen': len(re.findall(r'Request who-has %s \(' % vip_re, out)),
+        'restart_s': round(restart_s, 1), 'arp_requests_seen': asked,
         'claims_by_rs1': len(claims), 'suppression_done_before_vip_unit_ms': round((vip_t - supp_t) / 1000.0, 1)})

@@ -39,7 +39,7 @@ def converge(lab, limit, *extra):
 def test_realserver_removal_restores_the_snapshot(lab, method):
     if method == 'firewalld':
         res = lab.run('rs1', 'sh', '-c', 'systemctl enable --now firewalld >/dev/null 2>&1; '
-                      'for i in $(seq 30); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1')
+                      'for i in $(seq 90); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1')
         assert res.returncode == 0, 'firewalld did not start: ' + res.stdout
     before = snapshot.take(lab, 'rs1')
     converge(lab, 'rs1', 'lvs_dr_realserver_method=' + method)
@@ -54,6 +54,9 @@ def test_realserver_removal_restores_the_snapshot(lab, method):
 def test_director_removal_restores_the_snapshot(lab):
     before = snapshot.take(lab, 'dir1')
     converge(lab, 'dir1')
+    # keepalived fills IPVS on its own schedule after the play has started it.
+    assert snapshot.wait_for(lambda: lab.vars['lab_vip4'] in lab.run('dir1', 'ipvsadm', '-S', '-n').stdout, 30), \
+        'keepalived set up no IPVS service for the VIP'
     converged = snapshot.take(lab, 'dir1')
     assert 'active=active enabled=enabled' in converged['keepalived_service'], converged
     assert lab.vars['lab_vip4'] in converged['ipvs'], converged['ipvs']
