@@ -137,42 +137,43 @@ class Netlink(object):
         except (OSError, ValueError):
             return None
 
-    def _dump(self, request, query, reply, header, what):
-        """[(header's fields, attributes)] of the reply messages to a dump request (query: its header)."""
+    def _dump(self, request, query, reply, header):
+        """The reply messages to a dump request (query: its header), read by read, as (header's fields,
+        attributes); OSError when netlink refuses."""
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
         try:
             sock.send(NLMSGHDR.pack(NLMSGHDR.size + len(query), request, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + query)
-            done, messages = False, []
+            done = False
             while not done:
                 done, found = parse_messages(sock.recv(RECV_BUFFER), reply, header)
-                messages.extend(found)
-            return messages
-        except (OSError, socket.error) as e:
-            self.module.fail_json(msg='netlink refused to list the %s: %s' % (what, to_text(e)))
+                yield from found
         finally:
             sock.close()
 
     def addresses(self):
         """[{'index', 'address': ip_interface, 'label'}] of every interface."""
         result = []
-        messages = self._dump(RTM_GETADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), RTM_NEWADDR, IFADDRMSG,
-                              'addresses')
-        for (family, prefixlen, dummy, dummy2, index), attributes in messages:
-            # IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is the peer's on point-to-point links).
-            packed = attributes.get(IFA_LOCAL) or attributes.get(IFA_ADDRESS)
-            if family not in (socket.AF_INET, socket.AF_INET6) or packed is None:
-                continue
-            label = attributes.get(IFA_LABEL)
-            result.append({'index': index, 'label': to_text(label.rstrip(b'\0')) if label else None,
-                           'address': ipaddress.ip_interface((ipaddress.ip_address(packed), prefixlen))})
+        try:
+            for (family, prefixlen, dummy, dummy2, index), attributes in self._dump(
+                    RTM_GETADDR, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), RTM_NEWADDR, IFADDRMSG):
+                # IPv4 keeps the address in IFA_LOCAL (IFA_ADDRESS is the peer's on point-to-point links).
+                packed = attributes.get(IFA_LOCAL) or attributes.get(IFA_ADDRESS)
+                if family not in (socket.AF_INET, socket.AF_INET6) or packed is None:
+                    continue
+                label = attributes.get(IFA_LABEL)
+                result.append({'index': index, 'label': to_text(label.rstrip(b'\0')) if label else None,
+                               'address': ipaddress.ip_interface((ipaddress.ip_address(packed), prefixlen))})
+        except (OSError, socket.error) as e:
+            self.module.fail_json(msg='netlink refused to list the addresses: %s' % to_text(e))
         return result
 
     def routed_indexes(self):
-        """The indexes of the interfaces that IPv4 routes of any table (policy routing's included) lead out of."""
+        """The indexes of the interfaces that IPv4 routes of any table (policy routing's included) lead out
+        of; OSError when netlink refuses. Routes through nexthop objects carry their interface only while
+        net.ipv4.nexthop_compat_mode is 1 (the default)."""
         result = set()
         # Table 0 in the query: every table.
-        messages = self._dump(RTM_GETROUTE, RTMSG.pack(socket.AF_INET, *(0,) * 8), RTM_NEWROUTE, RTMSG, 'IPv4 routes')
-        for dummy, attributes in messages:
+        for dummy, attributes in self._dump(RTM_GETROUTE, RTMSG.pack(socket.AF_INET, *(0,) * 8), RTM_NEWROUTE, RTMSG):
             if RTA_OIF in attributes:
                 result.add(struct.unpack('=I', attributes[RTA_OIF])[0])
             result.update(nexthop_indexes(attributes.get(RTA_MULTIPATH, b'')))
@@ -427,22 +428,26 @@ class VipEngine(object):
         return result
 
     def addressless(self, names):
-        """Among names, the interfaces that are up, send ARP, are no other interface's port, carry IPv4
-        routes (any table) and hold no IPv4 address: the kernel (inet_select_addr) then takes the first
+        """Among names, the interfaces that are up, send ARP, are no other interface's port, hold no IPv4
+        address and carry IPv4 routes (any table): the kernel (inet_select_addr) then takes the first
         suitable address of any interface as the ARP sender, lo first, the VIP on it included."""
-        routed = self.netlink.routed_indexes()
         found = []
         for name in names:
-            index = self.netlink.link_index(name)
-            if index not in routed:
-                continue
             flags = self.system.read('/sys/class/net/%s/flags' % name)
             if flags is None or self.system.exists('/sys/class/net/%s/master' % name):
                 continue
-            flags = int(flags, 16)
+            flags, index = int(flags, 16), self.netlink.link_index(name)
             if flags & IFF_UP and not flags & IFF_NOARP and index not in self.ipv4_indexes:
-                found.append(name)
-        return found
+                found.append((name, index))
+        if not found:  # the usual host: no route dump, however many routes it holds
+            return []
+        try:
+            routed = self.netlink.routed_indexes()
+        except (OSError, socket.error) as e:
+            self.module.warn('netlink refused to list the IPv4 routes (%s): whether %s, up without an IPv4 address, '
+                             'route IPv4 was not checked.' % (to_text(e), ', '.join(name for name, dummy in found)))
+            return []
+        return [name for name, index in found if index in routed]
 
     def apply_gate(self):
         if not self.refusals:

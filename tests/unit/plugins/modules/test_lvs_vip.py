@@ -138,6 +138,9 @@ class FakeNetlink(object):
         return [dict(a) for a in self.host.addresses]
 
     def routed_indexes(self):
+        self.host.calls.append(('routes',))
+        if isinstance(self.host.routed, Exception):
+            raise self.host.routed
         return set(self.host.routed)
 
     def add(self, index, vip, label=None):
@@ -401,6 +404,25 @@ def test_interface_routing_ipv4_without_an_address_warns(host):
     assert run({'vip': ['198.51.100.100'], 'require_arp_suppression': False}).get('warnings') is None
     h.add_address(3, '198.51.100.11/24', 'eth1')
     assert run({'vip': ['198.51.100.100']}).get('warnings') is None
+
+
+def test_routes_are_dumped_only_for_an_interface_up_without_an_address(host):
+    h = addressless_host()
+    h.add_address(3, '198.51.100.11/24', 'eth1')
+    h.files['/sys/class/net/eth5/flags'] = '0x1002\n'
+    host['host'] = h
+    assert run({'vip': ['198.51.100.100']}).get('warnings') is None
+    assert ('routes',) not in h.calls
+
+
+def test_a_refused_route_dump_warns_and_the_run_goes_on(host):
+    h = addressless_host()
+    h.routed = OSError(13, 'Permission denied')
+    host['host'] = h
+    result = run({'vip': ['198.51.100.100']})
+    assert result['changed'] is True and h.live() == ['198.51.100.100/32']
+    assert result['warnings'] == ['netlink refused to list the IPv4 routes ([Errno 13] Permission denied): whether '
+                                  'eth1, eth5, up without an IPv4 address, route IPv4 was not checked.']
 
 
 def test_interface_routing_ipv4_without_an_address_is_covered_by_the_mangle_rule(host, monkeypatch):
