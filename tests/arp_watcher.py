@@ -18,11 +18,13 @@ class ArpWatcher(object):
             lab.command('client', 'sh', '-c', 'echo $$ >/tmp/arpwatch.pid; exec timeout %d tcpdump -l -n -e -tt '
                         '-i eth0 arp 2>&1' % seconds),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.reader = threading.Thread(target=self._read)
+        self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         deadline = time.time() + 20
         while not any('listening on' in line for line in self.lines):
-            assert time.time() < deadline and self.tcpdump.poll() is None, 'tcpdump did not start: %s' % self.lines
+            if time.time() > deadline or self.tcpdump.poll() is not None:
+                self._kill()
+                raise AssertionError('tcpdump did not start: %s' % self.lines)
             time.sleep(0.1)
         lab.run('client', 'rm', '-f', '/tmp/arpwatch.stop')
         # arping -w takes whole seconds: one arping per request, started every 0.2 s.
@@ -35,13 +37,20 @@ class ArpWatcher(object):
         for line in self.tcpdump.stdout:
             self.lines.append(line.rstrip('\n'))
 
-    def stop(self):
-        self.lab.run('client', 'touch', '/tmp/arpwatch.stop')
-        self.asker.wait(timeout=30)
-        time.sleep(1.5)  # the last requests' replies
+    def _kill(self):
         self.lab.run('client', 'sh', '-c', 'kill $(cat /tmp/arpwatch.pid)')
         self.tcpdump.wait(timeout=30)
-        self.reader.join(timeout=30)
+
+    def stop(self):
+        """Ends the asking, then the watch; fails if the watch had ended before (its backstop)."""
+        self.lab.run('client', 'touch', '/tmp/arpwatch.stop')
+        try:
+            self.asker.wait(timeout=30)
+            time.sleep(1.5)  # the last requests' replies
+            assert self.tcpdump.poll() is None, 'tcpdump ended before the watch (its time limit?): %s' % self.lines[-5:]
+        finally:
+            self._kill()
+            self.reader.join(timeout=30)
 
     def packets(self):
         """(time, sender MAC, text) of every ARP packet seen."""
@@ -53,9 +62,11 @@ class ArpWatcher(object):
         return result
 
 
-def requests(packets, vip):
-    """How many ARP requests for vip were seen: none means the watch proves nothing."""
-    pattern = re.compile(r'Request who-has %s \(' % re.escape(vip))
+def requests(packets, vip, asker=None):
+    """How many ARP requests for vip (from asker, an IPv4 address, or anyone) were seen: none means the
+    watch proves nothing. Broadcast arping's requests print the target MAC: who-has VIP (ff:ff:...) tell"""
+    pattern = re.compile(r'Request who-has %s (\([0-9a-f:]+\) )?tell %s,'
+                         % (re.escape(vip), re.escape(asker) if asker else r'\S+'))
     return sum(1 for dummy, dummy2, text in packets if pattern.search(text))
 
 

@@ -17,9 +17,9 @@ import time
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 
-from arp_watcher import ArpWatcher, claims as vip_claims  # noqa: E402
+from arp_watcher import ArpWatcher, claims as vip_claims, requests as vip_requests  # noqa: E402
 
 SITE = 'examples/site.yml'
 OVERLAY = '@examples/lab.yml'
@@ -41,20 +41,14 @@ echo "== vips"; ip -o addr show | grep -F -e " $1/" -e " $2/" || true
 def analyse(lab, packets):
     """Requests for the VIP from the client, and claims of the VIP by sender MAC (ARP replies for the
     VIP, ARP sent with the VIP as sender address; the MAC of the frame and the reply's is-at MAC)."""
-    vip = re.escape(lab.vars['lab_vip4'])
-    client = re.escape(lab.hosts['client']['lab_ipv4'])
-    requests = 0
+    vip = lab.vars['lab_vip4']
     claims = collections.Counter()
-    for dummy, dummy2, text in packets:
-        # Broadcast arping's requests print the target MAC: who-has VIP (ff:ff:ff:ff:ff:ff) tell ...
-        if re.search(r'Request who-has %s (\([0-9a-f:]+\) )?tell %s,' % (vip, client), text):
-            requests += 1
-    for mac, text in vip_claims(packets, lab.vars['lab_vip4']):
+    for mac, text in vip_claims(packets, vip):
         claims[mac] += 1
         is_at = re.search(r'is-at ([0-9a-f:]{17})', text)
         if is_at and is_at.group(1) != mac:
             claims[is_at.group(1)] += 1
-    return requests, claims
+    return vip_requests(packets, vip, lab.hosts['client']['lab_ipv4']), claims
 
 
 def converge(lab, method, *extra):

@@ -20,11 +20,15 @@ import snapshot  # noqa: E402
 
 LAB_NAME = os.environ.get('LVSDR_REL_FAILOVER_LAB', 'rel-failover')
 RUNS = int(os.environ.get('LVSDR_REL_FAILOVER_RUNS', '3'))
-# A request is timestamped when it starts and may fail on an event up to one timeout plus one
-# pause later: a window claims the failures whose request could still be in flight inside it.
+# A request is timestamped when it starts and fails on an event up to one timeout later: a window
+# claims the failures whose request could still be in flight inside it (the pause added as slack).
 TIMEOUT, INTERVAL = 0.5, 0.1
 IN_FLIGHT = TIMEOUT + INTERVAL
 CURL_TIMEOUT = '28'
+# Beside the outages, a lone timed-out request is a slow one on the loaded host: none in four runs,
+# 1 in 352 under a converge's load (test_drain). A broken path fails far more often (every second
+# request with rr over two real servers), so a share of 1 % tells the two apart.
+SLOW_SHARE = 0.01
 # Master-down interval with advert_int 1 and BACKUP priority 100 is 3.61 s; the stream blurs each
 # end of an outage by up to one request in flight, and the loaded 2-core host adds up to ~1 s.
 MAX_FAILOVER_S = MAX_PREEMPT_S = 3.61 + 2 * IN_FLIGHT + 1.0
@@ -52,16 +56,27 @@ def claimed(record, start, end):
     return start <= record[0] + IN_FLIGHT < end
 
 
+def span(run):
+    """Seconds from the last good request before a run of failures to the first good one after it,
+    infinite when the stream begins or ends inside it."""
+    last_ok, first_ok, dummy = run
+    return (float('inf') if first_ok is None else first_ok) - (float('-inf') if last_ok is None else last_ok)
+
+
 def window(outages, start, end):
-    """The interruptions inside [start, end): failed requests still in flight at start or later,
-    how many runs of failures they belong to, and the longest of those runs in seconds, from the
-    last good request before it to the first good one after it (a slow request apart from the
-    outage adds a run, not seconds)."""
+    """The interruption inside [start, end): the longest run of failures there (failed requests still
+    in flight at start or later) and the other runs, which a sound path leaves as lone slow requests."""
     runs = [(last_ok, first_ok, [r for r in failed if claimed(r, start, end)]) for last_ok, first_ok, failed in outages]
     runs = [run for run in runs if run[2]]
-    seconds = max(((first_ok or float('nan')) - (last_ok or float('nan')) for last_ok, first_ok, dummy in runs),
-                  default=0.0)
-    return {'failed': sum(len(failed) for dummy, dummy2, failed in runs), 'runs': len(runs), 'seconds': round(seconds, 2)}
+    if not runs:
+        return {'failed': 0, 'seconds': 0.0, 'others': []}
+    main = max(runs, key=span)
+    return {'failed': len(main[2]), 'seconds': round(span(main), 2),
+            'others': [run[2] for run in runs if run is not main]}
+
+
+def lone_timeout(failed):
+    return len(failed) == 1 and failed[0][2] == CURL_TIMEOUT
 
 
 def test_failover_and_preemption_under_load(lab):
@@ -90,17 +105,24 @@ def test_failover_and_preemption_under_load(lab):
     outages = snapshot.outages(records)
     runs = [{'failover': window(outages, a, b), 'preemption': window(outages, b, c)} for a, b, c in marks]
     # Outside the rounds (the 5 s before the first stop, the moment after the last round) no failure
-    # is the directors' doing: a lone request that timed out is a slow one on the loaded host, and
-    # is reported; two in a row, or another error, are an outage nothing explains.
+    # is the directors' doing.
     stray = [failed for dummy, dummy2, failed in outages
              if not any(claimed(r, a, c) for r in failed for a, dummy3, c in marks)]
-    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]), 'runs': runs,
-               'stray': [[(round(r[0] - marks[0][0], 2), r[2]) for r in failed] for failed in stray],
+    beside = [failed for run in runs for part in run.values() for failed in part['others']] + stray
+
+    def when(failed):  # s after the first stop, curl's exit code
+        return [(round(r[0] - marks[0][0], 2), r[2]) for r in failed]
+
+    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]),
+               'runs': [dict((name, dict(part, others=[when(f) for f in part['others']])) for name, part in run.items())
+                        for run in runs],
+               'stray': [when(failed) for failed in stray],
                'client': 'curl every %s s, %s s timeout' % (INTERVAL, TIMEOUT), 'advert_int': 1}
     snapshot.save_figures('failover', figures)
     assert len(runs) == RUNS
-    assert all(len(failed) == 1 and failed[0][2] == CURL_TIMEOUT for failed in stray), \
-        'requests failed outside the failover/preemption windows (s after the first stop, curl rc): %s' % figures
+    assert all(lone_timeout(failed) for failed in beside), \
+        'requests failed beside the failovers and preemptions, not as a lone slow request: %s' % figures
+    assert len(beside) <= SLOW_SHARE * len(records), 'more slow requests than a loaded host explains: %s' % figures
     for run in runs:
         assert run['failover']['failed'] > 0, 'no interruption seen: the stream did not go through dir1?'
         assert run['failover']['seconds'] < MAX_FAILOVER_S, figures
