@@ -78,42 +78,37 @@ def _align(length):
     return (length + 3) & ~3
 
 
+def _records(data, start, end, record):
+    """(fields, offset) of each record between start and end whose first field is its length, as
+    netlink lays out messages, attributes and nexthops (each aligned to 4 bytes)."""
+    while start + record.size <= end:
+        fields = record.unpack_from(data, start)
+        if fields[0] < record.size:
+            break
+        yield fields, start
+        start += _align(fields[0])
+
+
 def parse_messages(data, reply, header):
     """(done, [(header's fields, {attribute type: bytes})]) of the reply messages in one read of a dump."""
-    found, offset = [], 0
-    while offset + NLMSGHDR.size <= len(data):
-        length, kind = NLMSGHDR.unpack_from(data, offset)[:2]
-        if length < NLMSGHDR.size:
-            break
+    found = []
+    for (length, kind, dummy, dummy2, dummy3), offset in _records(data, 0, len(data), NLMSGHDR):
         if kind == NLMSG_DONE:
             return True, found
         if kind == NLMSG_ERROR:
             error = -struct.unpack_from('=i', data, offset + NLMSGHDR.size)[0]
             raise OSError(error, os.strerror(error))
         if kind == reply:
-            fields = header.unpack_from(data, offset + NLMSGHDR.size)
-            attributes, position, end = {}, offset + NLMSGHDR.size + header.size, offset + length
-            while position + RTATTR.size <= end:
-                size, attribute = RTATTR.unpack_from(data, position)
-                if size < RTATTR.size:
-                    break
-                attributes[attribute] = bytes(data[position + RTATTR.size:position + size])
-                position += _align(size)
-            found.append((fields, attributes))
-        offset += _align(length)
+            body = offset + NLMSGHDR.size
+            attributes = dict((attribute, bytes(data[at + RTATTR.size:at + size]))
+                              for (size, attribute), at in _records(data, body + header.size, offset + length, RTATTR))
+            found.append((header.unpack_from(data, body), attributes))
     return False, found
 
 
 def nexthop_indexes(data):
     """The interface indexes of an RTA_MULTIPATH attribute's nexthops."""
-    found, position = [], 0
-    while position + RTNEXTHOP.size <= len(data):
-        size, dummy, dummy2, index = RTNEXTHOP.unpack_from(data, position)
-        if size < RTNEXTHOP.size:
-            break
-        found.append(index)
-        position += _align(size)
-    return found
+    return [index for (dummy, dummy2, dummy3, index), dummy4 in _records(data, 0, len(data), RTNEXTHOP)]
 
 
 class Netlink(object):
@@ -163,7 +158,7 @@ class Netlink(object):
                 label = attributes.get(IFA_LABEL)
                 result.append({'index': index, 'label': to_text(label.rstrip(b'\0')) if label else None,
                                'address': ipaddress.ip_interface((ipaddress.ip_address(packed), prefixlen))})
-        except (OSError, socket.error) as e:
+        except OSError as e:
             self.module.fail_json(msg='netlink refused to list the addresses: %s' % to_text(e))
         return result
 
@@ -443,7 +438,7 @@ class VipEngine(object):
             return []
         try:
             routed = self.netlink.routed_indexes()
-        except (OSError, socket.error) as e:
+        except OSError as e:
             self.module.warn('netlink refused to list the IPv4 routes (%s): whether %s, up without an IPv4 address, '
                              'route IPv4 was not checked.' % (to_text(e), ', '.join(name for name, dummy in found)))
             return []
