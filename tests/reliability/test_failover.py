@@ -64,15 +64,15 @@ def span(run):
 
 
 def window(outages, start, end):
-    """The interruption inside [start, end): the longest run of failures there (failed requests still
-    in flight at start or later) and the other runs, which a sound path leaves as lone slow requests."""
+    """The interruption inside [start, end), the longest run of failures there (failed requests still
+    in flight at start or later): ({'failed', 'seconds'}, [the failed requests of each other run]),
+    the other runs being what a sound path leaves as lone slow requests."""
     runs = [(last_ok, first_ok, [r for r in failed if claimed(r, start, end)]) for last_ok, first_ok, failed in outages]
     runs = [run for run in runs if run[2]]
     if not runs:
-        return {'failed': 0, 'seconds': 0.0, 'others': []}
+        return {'failed': 0, 'seconds': 0.0}, []
     main = max(runs, key=span)
-    return {'failed': len(main[2]), 'seconds': round(span(main), 2),
-            'others': [run[2] for run in runs if run is not main]}
+    return {'failed': len(main[2]), 'seconds': round(span(main), 2)}, [run[2] for run in runs if run is not main]
 
 
 def lone_timeout(failed):
@@ -103,20 +103,20 @@ def test_failover_and_preemption_under_load(lab):
         if not holds_vip(lab, 'dir1'):
             subprocess.run([LAB, '--name', lab.name, 'director', 'start', 'dir1'], check=False)
     outages = snapshot.outages(records)
-    runs = [{'failover': window(outages, a, b), 'preemption': window(outages, b, c)} for a, b, c in marks]
     # Outside the rounds (the 5 s before the first stop, the moment after the last round) no failure
     # is the directors' doing.
-    stray = [failed for dummy, dummy2, failed in outages
-             if not any(claimed(r, a, c) for r in failed for a, dummy3, c in marks)]
-    beside = [failed for run in runs for part in run.values() for failed in part['others']] + stray
-
-    def when(failed):  # s after the first stop, curl's exit code
-        return [(round(r[0] - marks[0][0], 2), r[2]) for r in failed]
-
-    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]),
-               'runs': [dict((name, dict(part, others=[when(f) for f in part['others']])) for name, part in run.items())
-                        for run in runs],
-               'stray': [when(failed) for failed in stray],
+    beside = [failed for dummy, dummy2, failed in outages
+              if not any(claimed(r, a, c) for r in failed for a, dummy3, c in marks)]
+    runs = []
+    for a, b, c in marks:
+        run = {}
+        for name, start, end in (('failover', a, b), ('preemption', b, c)):
+            run[name], others = window(outages, start, end)
+            beside.extend(others)
+        runs.append(run)
+    figures = {'requests': len(records), 'failed_total': sum(1 for r in records if not r[1]), 'runs': runs,
+               # s after the first stop, curl's exit code
+               'beside': [[(round(r[0] - marks[0][0], 2), r[2]) for r in failed] for failed in beside],
                'client': 'curl every %s s, %s s timeout' % (INTERVAL, TIMEOUT), 'advert_int': 1}
     snapshot.save_figures('failover', figures)
     assert len(runs) == RUNS
