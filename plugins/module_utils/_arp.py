@@ -69,37 +69,75 @@ def _listing(text):
         yield chain, words, words[0] == 'Chain'
 
 
+def parse_rule(chain, words):
+    """A rule dict (its options, and '!' for an inverted match) from the words of a listed or saved rule."""
+    rule = {'chain': chain}
+    for i, word in enumerate(words[:-1]):
+        if word == '!':  # an inverted match (`! -d VIP`) is never one of the module's rules
+            rule['!'] = True
+        elif word.startswith('-'):
+            rule[word] = _strip_host_mask(words[i + 1])
+    return rule
+
+
 def parse_arptables_listing(text):
     """Parse `arptables -L -n` into (chain_names, rules); a rule is a dict of its options."""
     chains, rules = [], []
     for chain, words, header in _listing(text):
         if header:
             chains.append(chain)
-            continue
-        rule = {'chain': chain}
-        for i, word in enumerate(words[:-1]):
-            if word == '!':  # an inverted match (`! -d VIP`) is never one of the module's rules
-                rule['!'] = True
-            elif word.startswith('-'):
-                rule[word] = _strip_host_mask(words[i + 1])
-        rules.append(rule)
+        else:
+            rules.append(parse_rule(chain, words))
     return chains, rules
 
 
-def listing_to_save(text):
-    """The table in arptables-restore format, built from the numeric `arptables -L -n`.
+def save_line(rule):
+    """A rule as an arptables-restore line, in the numeric listing's order (target first).
 
-    arptables-save (and -S) of the nft builds resolves the --mangle-ip-s address to a host
-    name (`--mangle-ip-s rs1`), which a restore at boot cannot be trusted to resolve.
-    """
-    lines, rules = ['*filter'], []
-    for chain, words, header in _listing(text):
-        if header:
-            policy = words[3].rstrip(')') if len(words) > 3 and words[2] == '(policy' else '-'
-            lines.append(':%s %s' % (chain, policy))
+    Written from the rule, never taken from arptables-save: the nft build's arptables-save (and -S)
+    resolves the --mangle-ip-s address to a host name (`--mangle-ip-s rs1`), which a restore at boot
+    cannot be trusted to resolve."""
+    words = ['-A', rule['chain'], '-j', rule['-j']]
+    for key in ('-d', '-s', '--mangle-ip-s'):
+        if key in rule:
+            words.extend([key, rule[key]])
+    return ' '.join(words)
+
+
+def saved_rule(line):
+    """The rule of an `-A CHAIN ...` line of a saved table, else None."""
+    words = line.split()
+    if len(words) < 2 or words[0] != '-A':
+        return None
+    return parse_rule(words[1], words[2:])
+
+
+def edit_saved(text, ours, wanted, chains):
+    """A saved table (arptables-restore format) in which only the module's lines changed.
+
+    text: the file as it is (None: no file yet; one is started with the chains' ACCEPT policies).
+    ours: the rules whose lines in text are the module's; the first line of each goes, every other line
+    stays as it is (comments, policies, the administrator's and other tools' rules, loaded or not).
+    wanted: the module's rules, put at the head of their chains in this order, as they are live."""
+    if text is None:
+        text = '*filter\n' + ''.join(':%s ACCEPT\n' % chain for chain in chains)
+    mine, kept = list(ours), []
+    for line in text.splitlines():
+        rule = saved_rule(line)
+        if rule is not None and rule in mine:
+            mine.remove(rule)
         else:
-            rules.append('-A %s %s' % (chain, ' '.join(words)))
-    return '\n'.join(lines + rules) + '\n'
+            kept.append(line)
+    order = []
+    for rule in wanted:
+        if rule['chain'] not in order:
+            order.append(rule['chain'])
+    for chain in order:
+        # Before the chain's first rule; for a chain without rules before COMMIT (nft builds), else at the end.
+        at = next((i for i, line in enumerate(kept) if (saved_rule(line) or {}).get('chain') == chain),
+                  next((i for i, line in enumerate(kept) if line.strip() == 'COMMIT'), len(kept)))
+        kept[at:at] = [save_line(rule) for rule in wanted if rule['chain'] == chain]
+    return ''.join(line + '\n' for line in kept)
 
 
 def _cannot_match(earlier, rule):
@@ -156,15 +194,21 @@ class Arptables(object):
     def mangle_rule(self, vip, real_ip):
         return {'chain': self.output_chain, '-s': vip, '-j': 'mangle', '--mangle-ip-s': real_ip}
 
-    def drops(self, vip):
-        """The DROP rule for vip, with no interface restriction, reached before any other verdict."""
-        return in_force(self.rules, self.drop_rule(vip))
+    def drops(self, vip, rules=None):
+        """The DROP rule for vip, with no interface restriction, reached before any other verdict.
+        rules: the table to judge (default: the live one), e.g. the table as a plan will leave it."""
+        return in_force(self.rules if rules is None else rules, self.drop_rule(vip))
 
-    def mangles(self, vip):
+    def mangles(self, vip, rules=None):
         """A mangle rule for vip that is reached first and rewrites the sender to another address."""
+        rules = self.rules if rules is None else rules
         return any(r.get('chain') == self.output_chain and r.get('-s') == vip and r.get('-j') == 'mangle'
-                   and r.get('--mangle-ip-s') not in (None, vip) and len(r) == 4 and in_force(self.rules, r)
-                   for r in self.rules)
+                   and r.get('--mangle-ip-s') not in (None, vip) and len(r) == 4 and in_force(rules, r)
+                   for r in rules)
+
+    def protects(self, vip, rules=None):
+        """DROP and mangle for vip both in force: ARP for it suppressed on every interface."""
+        return self.present and self.drops(vip, rules) and self.mangles(vip, rules)
 
     @staticmethod
     def argv(rule):
@@ -181,21 +225,25 @@ def facing_interfaces(effective, interfaces=None):
     return interfaces if interfaces is not None else sorted(name for name in effective if name != 'lo')
 
 
-def unprotected_interfaces(system, vip, vip_interface, interfaces=None, arptables=None):
-    """Interfaces on which ARP for an IPv4 vip is NOT suppressed.
+def unprotected(effective, vip_interface, by_arptables, interfaces=None):
+    """Interfaces on which ARP for a VIP is NOT suppressed, given the effective sysctl values and whether
+    arptables rules protect it (by_arptables). The one rule of the VIP gate (lvs_vip) and of the
+    suppression engines' refusals, so both judge a host alike.
 
     vip_interface: where the VIP sits. sysctl protection only works for an address held on
     another interface; on the VIP's own interface only arptables (DROP + mangle) protects.
-    interfaces: the interfaces facing the segment; default every interface but lo.
-    """
-    effective = effective_arp(read_arp_sysctls(system))
-    interfaces = facing_interfaces(effective, interfaces)
-    if arptables is None:
-        arptables = Arptables(system, required=False)
-    by_arptables = arptables.present and arptables.drops(vip) and arptables.mangles(vip)
+    interfaces: the interfaces facing the segment; default every interface but lo."""
     missing = []
-    for name in interfaces:
+    for name in facing_interfaces(effective, interfaces):
         by_sysctl = name in effective and name != vip_interface and sysctl_suppresses(effective[name])
         if not (by_sysctl or by_arptables):
             missing.append(name)
     return missing
+
+
+def unprotected_interfaces(system, vip, vip_interface, interfaces=None, arptables=None):
+    """Interfaces on which ARP for an IPv4 vip is NOT suppressed on the host as it is now (see unprotected)."""
+    effective = effective_arp(read_arp_sysctls(system))
+    if arptables is None:
+        arptables = Arptables(system, required=False)
+    return unprotected(effective, vip_interface, arptables.protects(vip), interfaces)

@@ -15,10 +15,12 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import stat
 import tempfile
 import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Refusal
 from ansible_collections.lvs.dr.plugins.module_utils._units import VIPS_UNIT, requires_dir
 
 
@@ -30,7 +32,8 @@ LOCK_WAIT_S = 300
 
 
 class System(object):
-    """Commands and file access on the managed host, bound to one AnsibleModule."""
+    """Commands and file access on the managed host, through one AnsibleModule's run_command,
+    get_bin_path and atomic_move; what fails raises Refusal."""
 
     def __init__(self, module):
         self.module = module
@@ -49,20 +52,20 @@ class System(object):
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if time.time() > deadline:
-                self.module.fail_json(msg='Another lvs.dr run on this host has held %s for more than %d s; '
-                                          'nothing was changed.' % (LOCK_FILE, LOCK_WAIT_S))
+                raise Refusal('Another lvs.dr run on this host has held %s for more than %d s; '
+                              'nothing was changed.' % (LOCK_FILE, LOCK_WAIT_S))
             time.sleep(0.1)
 
     def binary(self, name, required=True):
-        """Absolute path of a binary; fails the module naming it when required and absent."""
+        """Absolute path of a binary; refuses naming it when required and absent."""
         path = self.module.get_bin_path(name, required=False)
         if path is None and required:
-            self.module.fail_json(msg='The %s binary was not found on the host; install it '
-                                      '(or choose another method) and retry.' % name)
+            raise Refusal('The %s binary was not found on the host; install it '
+                          '(or choose another method) and retry.' % name)
         return path
 
     def run(self, argv, check=True, data=None):
-        """Run an argv list with a C locale; by default fail the module on a non-zero exit. The
+        """Run an argv list with a C locale; by default refuse on a non-zero exit. The
         listings query() kept are forgotten: the command may change what they list."""
         self._listings.clear()
         return self._execute(argv, check, data)
@@ -85,9 +88,10 @@ class System(object):
             self._fail(argv, rc, out, err)
         return rc, out, err
 
-    def _fail(self, argv, rc, out, err):
-        self.module.fail_json(msg='Command failed: %s: %s' % (' '.join(argv), (err or out).strip()),
-                              cmd=argv, rc=rc, stdout=out, stderr=err)
+    @staticmethod
+    def _fail(argv, rc, out, err):
+        raise Refusal('Command failed: %s: %s' % (' '.join(argv), (err or out).strip()),
+                      cmd=argv, rc=rc, stdout=out, stderr=err)
 
     def read(self, path):
         """Text of a file, or None when it does not exist."""
@@ -102,6 +106,15 @@ class System(object):
     def exists(self, path):
         return os.path.lexists(path)
 
+    def mode(self, path):
+        """Permission bits of a file, or None when it does not exist."""
+        try:
+            return stat.S_IMODE(os.stat(path).st_mode)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                return None
+            raise
+
     def listdir(self, path):
         try:
             return sorted(os.listdir(path))
@@ -111,7 +124,8 @@ class System(object):
             raise
 
     def write(self, path, content, mode=0o644):
-        """Replace a file atomically: temp file in the same directory, then atomic_move."""
+        """Replace a file atomically: temp file in the same directory, flushed to disk (a boot record
+        must not be an empty file after a power cut), then atomic_move."""
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
@@ -119,6 +133,8 @@ class System(object):
         try:
             with os.fdopen(fd, 'wb') as f:
                 f.write(to_bytes(content))
+                f.flush()
+                os.fsync(f.fileno())
             self.module.atomic_move(tmp, path)
             # atomic_move gives a new file the umask's mode and an old one its previous mode.
             os.chmod(path, mode)
@@ -155,3 +171,13 @@ class System(object):
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
         os.symlink(target, path)
+
+
+def read_owned(system, path, is_ours, owner):
+    """Text of a file a module owns, None when absent. A module rewrites or removes only a file that
+    carries its own mark (is_ours(text)); anything else at that path is refused, never taken over."""
+    text = system.read(path)
+    if text is not None and not is_ours(text):
+        raise Refusal('%s exists and was not written by %s; refusing to take it over (a module rewrites or '
+                      'removes only its own files). Remove it or choose another path.' % (path, owner))
+    return text

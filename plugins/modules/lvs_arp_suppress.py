@@ -42,6 +42,19 @@ description:
   - O(method=arptables) with O(state=absent) is safe where arptables was never used. Without the C(arptables) binary
     no rule of the module can be in force, so it changes nothing, except that with O(persist=true) it still
     removes the module's own record, saved table and boot unit if they are left over.
+  - Everything is decided before the first change, and a request that would leave a VIP that M(lvs.dr.lvs_vip)
+    holds answering ARP is refused with nothing changed. The rule is the one M(lvs.dr.lvs_vip) applies before it
+    adds a VIP (every interface but C(lo) faces the segment; sysctl values protect a VIP held on another
+    interface, the DROP and mangle rules protect it everywhere), judged on the values and rules as the run would
+    leave them. Refused are O(state=absent), and a O(state=present) whose values or scope do not suppress on
+    every interface facing the segment (O(arp_announce=1), a scope that misses an interface), while such a VIP is
+    held; remove the VIPs first (M(lvs.dr.lvs_vip) O(state=absent), or M(lvs.dr.lvs_realserver) or the role with
+    O(state=absent), which remove them in the safe order). A removal is not refused where the other method keeps
+    protecting the VIPs, so a switch from one method to the other passes once the new one is in force. Where no
+    VIP is held yet, a O(state=present) that does not suppress everywhere only warns.
+  - Ownership records are written before the change they record and forgotten after the change is undone. The
+    sysctl record (with the values found) is written before the first value is set, the arptables record before
+    a rule is added, and each is rewritten only after a value is restored or a rule deleted.
 author: lvs.dr contributors (@lvs-dr)
 options:
   method:
@@ -57,6 +70,7 @@ options:
       - With O(method=sysctl), V(absent) lifts everything recorded for O(sysctl_file); O(interfaces),
         O(arp_ignore) and O(arp_announce) are not used. With O(method=arptables) it removes the module's rules
         for the VIPs in O(vip), or every rule in its ownership record when O(vip) is omitted.
+      - V(absent) is refused while a VIP that M(lvs.dr.lvs_vip) holds would be left answering ARP (see above).
     type: str
     choices: [present, absent]
     default: present
@@ -88,7 +102,11 @@ options:
     description:
       - O(method=sysctl) only. The C(arp_ignore) value. Default V(1).
       - V(1) replies only for addresses of the receiving interface, which is what DR needs; V(2) also requires the
-        sender in the same subnet; V(8) never replies.
+        sender in the same subnet.
+      - V(8) never replies, for the host's own addresses either, so the host is cut off once the neighbours' ARP
+        caches expire. It is refused on V(all), on V(default), on an interface that holds an IPv4 address and on
+        one that IPv4 routes lead out of (any table, the default route's included); it is accepted only on an
+        interface without IPv4 address and route, where it changes nothing for DR.
       - V(3) is not offered. It only keeps host-scope addresses quiet, and the VIP on C(lo) has global scope, so
         the host would still answer ARP for it.
     type: int
@@ -103,12 +121,20 @@ options:
   sysctl_file:
     description:
       - O(method=sysctl) only. The sysctl.d file the module owns. Default V(/etc/sysctl.d/90-lvs-dr-arp.conf).
+      - With O(state=present) it must be a file C(systemd-sysctl) reads, so the suppression comes back at boot
+        with the VIPs, a name ending in C(.conf) in C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
+        C(/usr/lib/sysctl.d) or C(/lib/sysctl.d). With O(persist=true) a file of the same name in a directory read
+        before it (which C(systemd-sysctl) would read instead) is refused. O(state=absent) takes any path an
+        earlier release wrote, so that file can be removed.
+      - "The path must be absolute and normalised and hold only letters, digits and C(_ . / + @ : -)."
       - An existing file there that the module did not write is refused.
       - Interface names containing dots are written with C(/) separators (C(net/ipv4/conf/eth0.100/arp_ignore)).
     type: path
   vip:
     description:
       - O(method=arptables) only. The IPv4 VIPs, as V(ADDRESS) or V(ADDRESS/32).
+      - An address this host holds on an interface other than C(lo) that M(lvs.dr.lvs_vip) did not add (its real
+        IP, for example) is refused, its DROP rule would stop the host answering ARP for its own address.
       - Required with O(state=present). With O(state=absent) it may be omitted to remove every rule the module
         owns, including rules of VIPs no longer in the inventory.
       - IPv6 VIPs are refused, IPv6 has no ARP and neighbour discovery answers only for addresses of the receiving
@@ -118,13 +144,16 @@ options:
   real_ip:
     description:
       - O(method=arptables) only. The IPv4 address of the real server that replaces the VIP as source of
-        outgoing ARP packets.
-      - Default the primary IPv4 address of O(interface) that is not one of the VIPs.
+        outgoing ARP packets. Requires O(vip).
+      - It must be an IPv4 address this host holds on an interface other than C(lo), and not a VIP. Another host's
+        address (the gateway's) is refused, ARP carrying it with this host's MAC would poison the segment's caches.
+      - Default the first (primary) IPv4 address of O(interface) that is not a VIP.
     type: str
   interface:
     description:
-      - O(method=arptables) only. The interface facing the director, from which O(real_ip) is taken.
-      - Default the interface of the IPv4 default route.
+      - O(method=arptables) only. The interface facing the director, from which O(real_ip) is taken. Requires
+        O(vip).
+      - Default the interface of the IPv4 default route of the main table (the lowest metric first).
     type: str
 extends_documentation_fragment:
   - lvs.dr.attributes
@@ -138,23 +167,27 @@ attributes:
   platform:
     platforms: linux
 requirements:
-  - O(method=arptables) needs C(arptables) (arptables 0.0.5, the nft build of iptables, or arptables_jf),
-    C(arptables-restore) to restore at boot, and iproute2 (C(ip)) when O(real_ip) is not given.
+  - O(method=arptables) needs C(arptables) (arptables 0.0.5, the nft build of iptables, or arptables_jf) and
+    C(arptables-restore) to restore at boot. Addresses and routes are read by netlink (no pyroute2 needed).
 notes:
-  - The table is saved from the numeric C(arptables -L -n) listing rather than by C(arptables-save), because the
-    nft build of C(arptables-save) prints the C(--mangle-ip-s) address as a resolved host name.
+  - The module writes its rules into the saved table itself, with numeric addresses, rather than by
+    C(arptables-save), because the nft build of C(arptables-save) prints the C(--mangle-ip-s) address as a
+    resolved host name.
   - sysctl persistence. C(systemd-sysctl.service) applies O(sysctl_file) early at boot, and the udev rule
     C(99-systemd.rules) runs C(systemd-sysctl --prefix=/net/ipv4/conf/<name>) when a network interface is
     added, under its final name (sysctl.d(5)). A key for an interface renamed later is never applied; prefer
     V(all) unless other interfaces must keep answering ARP.
-  - arptables persistence, RHEL family. When C(/usr/lib/systemd/system/arptables.service) exists, the table is
-    saved in C(arptables-save) format into C(/etc/sysconfig/arptables) (replaced atomically) and C(arptables.service)
-    is enabled by its C(WantedBy=) symlink, which works with or without a running systemd. With O(state=absent)
-    the file is saved again without the module's rules and kept; the service is disabled again only when the
-    module enabled it and none of its rules remain.
-  - arptables persistence, other distributions (Debian has no such service). The table is saved into
-    C(/etc/lvs-dr/arptables.rules), restored at boot by the module's oneshot unit C(lvs-dr-arptables.service)
-    (C(arptables-restore) with C(StandardInput=file:), systemd 236 or later, Debian 11 and 12 have 247 and 252).
+  - arptables persistence, RHEL family. When C(/usr/lib/systemd/system/arptables.service) exists, the module's rules
+    are written into C(/etc/sysconfig/arptables) (replaced atomically, at the head of their chains) and
+    C(arptables.service) is enabled by its C(WantedBy=) symlink, which works with or without a running systemd.
+    Only the module's own lines change in that file, every other line stays as it is (rules saved but not loaded,
+    comments), and rules other tools added to the live table are not saved. With O(state=absent) the module's
+    lines are taken out and the file is kept; the service is disabled again only when the module enabled it and
+    none of its rules remain.
+  - arptables persistence, other distributions (Debian has no such service). The module's rules, and only
+    those, are saved into C(/etc/lvs-dr/arptables.rules) (a file the module owns), restored at boot by the
+    module's oneshot unit C(lvs-dr-arptables.service) (C(arptables-restore) with C(StandardInput=file:),
+    systemd 236 or later, Debian 11 and 12 have 247 and 252).
     It runs C(Before=network-pre.target) and C(Wants=network-pre.target), so the rules are in place before any
     interface is up, and before C(lvs-dr-vips.service) of M(lvs.dr.lvs_vip), which requires it
     (C(RequiredBy=lvs-dr-vips.service)). When the restore fails, or the saved table is missing
@@ -162,7 +195,8 @@ notes:
     file and unit are removed when no rule of the module remains.
   - Units are enabled by symlink and read at the next boot; the module applies the live settings itself.
   - Order matters, suppress ARP before adding the VIP and lift it only after removing the VIP
-    (M(lvs.dr.lvs_vip) refuses an IPv4 VIP while ARP for it is not suppressed).
+    (M(lvs.dr.lvs_vip) refuses an IPv4 VIP while ARP for it is not suppressed, and this module refuses to lift
+    the suppression while it holds one).
 seealso:
   - module: lvs.dr.lvs_vip
   - module: lvs.dr.lvs_redirect
@@ -257,10 +291,34 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._inputs import check_not_empty
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Refusal, run_single, speak
 from ansible_collections.lvs.dr.plugins.module_utils._suppress import (
     METHOD_OPTIONS, SYSCTL_DEFAULTS, ArptablesEngine, SysctlEngine)
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
+
+
+def check_request(params):
+    """What the argument spec cannot say; the parameters with the method's defaults filled in."""
+    method = params['method']
+    other = 'arptables' if method == 'sysctl' else 'sysctl'
+    stray = [name for name in METHOD_OPTIONS[other] if params[name] is not None]
+    if stray:
+        raise Refusal('%s: only with method=%s, not with method=%s.' % (', '.join(stray), other, method))
+    # vip is optional for state=absent (remove all the module owns); required_if cannot say "and".
+    if method == 'arptables' and params['state'] == 'present' and params['vip'] is None:
+        raise Refusal('method is arptables and state is present but all of the following are missing: vip')
+    try:
+        check_not_empty('interfaces', params['interfaces'], 'it would suppress ARP nowhere; name all, or the '
+                        'interfaces facing the segment.')
+        check_not_empty('vip', params['vip'], 'name the VIPs; with state absent leave vip out to remove every rule '
+                        'the module owns.')
+    except ValueError as e:
+        raise Refusal(str(e))
+    for name, default in SYSCTL_DEFAULTS.items():
+        if params[name] is None:
+            params[name] = default
+    return params
 
 
 def main():
@@ -278,30 +336,13 @@ def main():
             interface=dict(type='str'),
         ),
         mutually_exclusive=[('real_ip', 'interface')],
+        required_by=dict(real_ip=('vip',), interface=('vip',)),
         supports_check_mode=True,
     )
-    params = dict(module.params)
-    method = params['method']
-    other = 'arptables' if method == 'sysctl' else 'sysctl'
-    stray = [name for name in METHOD_OPTIONS[other] if params[name] is not None]
-    if stray:
-        module.fail_json(msg='%s: only with method=%s, not with method=%s.' % (', '.join(stray), other, method))
-    # vip is optional for state=absent (remove all the module owns); required_if cannot say "and".
-    if method == 'arptables' and params['state'] == 'present' and params['vip'] is None:
-        module.fail_json(msg='method is arptables and state is present but all of the following are missing: vip')
-    empty = [name for name in ('interfaces', 'vip') if params[name] == []]
-    if empty:
-        module.fail_json(msg='%s: give at least one entry (an empty list would suppress nothing).' % empty[0])
-    for name, default in SYSCTL_DEFAULTS.items():
-        if params[name] is None:
-            params[name] = default
+    params = speak(module, [], lambda: check_request(dict(module.params)))
+    engine = SysctlEngine if params['method'] == 'sysctl' else ArptablesEngine
     system = System(module)
-    system.lock()
-    engine = (SysctlEngine if method == 'sysctl' else ArptablesEngine)(module, system, params)
-    engine.validate()
-    plan = Plan(module)
-    before, after, result = engine.run(plan)
-    plan.exit(before, after, **result)
+    run_single(module, system, engine(system, params, module.check_mode))
 
 
 if __name__ == '__main__':

@@ -53,7 +53,8 @@ options:
     description:
       - The virtual IPs, IPv4 and IPv6, as an address or with a host prefix (C(/32), C(/128); another prefix is
         accepted on an O(vip_interface) other than C(lo)). IPv6 VIPs need no ARP suppression.
-      - Required with O(state=present); an empty list removes every VIP the collection holds.
+      - Required with O(state=present), and not empty. An empty list is refused (a host whose inventory failed to
+        load would drop every VIP it holds and leave service); use O(state=absent) to remove them all.
     type: list
     elements: str
   services:
@@ -193,14 +194,16 @@ steps:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.lvs.dr.plugins.module_utils._addresses import check_port, parse_vips
-from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._arp import (
+    effective_arp, facing_interfaces, read_arp_sysctls, sysctl_suppresses)
+from ansible_collections.lvs.dr.plugins.module_utils._inputs import check_not_empty, check_port, parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._netlink import PYROUTE2_MISSING, Netlink
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan, Refusal, speak
 from ansible_collections.lvs.dr.plugins.module_utils._redirect import RedirectEngine
 from ansible_collections.lvs.dr.plugins.module_utils._suppress import SYSCTL_DEFAULTS, ArptablesEngine, SysctlEngine
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
-from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_MISSING, Netlink, VipEngine
+from ansible_collections.lvs.dr.plugins.module_utils._vip import VipEngine
 
 REDIRECT = ('iptables', 'firewalld')
 HOLDERS = ('sysctl', 'arptables')
@@ -214,12 +217,12 @@ VIP_HINTS = {
 }
 
 
-def steps(module, system, netlink, vips):
+def steps(params, check_mode, system, netlink, vips):
     """(name, engine) in the safety order: protection or REDIRECT, VIPs, then what other methods left.
     The removal steps take what the collection owns in the runtime layer, and in the persistent one
     too with persist=true or state=absent: persist=false leaves every boot layer as it is, a former
     method's too, so a VIP that comes back at boot comes back with the protection it had."""
-    p = module.params
+    p = params
     method = p['method'] if p['state'] == 'present' else None
     vips4 = [str(vip) for vip in vips if vip.version == 4]
     # What the present steps want, so the removal steps leave it: rules of VIPs and services no
@@ -232,62 +235,115 @@ def steps(module, system, netlink, vips):
     clean = persist or p['state'] == 'absent'
     result = []
     if method == 'sysctl':
-        result.append(('sysctl', SysctlEngine(module, system, dict(
+        result.append(('sysctl', SysctlEngine(system, dict(
             state='present', persist=persist, interfaces=p['sysctl_interfaces'], arp_ignore=p['arp_ignore'],
-            arp_announce=p['arp_announce'], sysctl_file=SYSCTL_DEFAULTS['sysctl_file']))))
+            arp_announce=p['arp_announce'], sysctl_file=SYSCTL_DEFAULTS['sysctl_file']), check_mode, netlink)))
     if method == 'arptables' and vips4:
-        result.append(('arptables', ArptablesEngine(module, system, dict(
-            state='present', persist=persist, vip=vips4, real_ip=p['real_ip'], interface=p['interface']))))
+        result.append(('arptables', ArptablesEngine(system, dict(
+            state='present', persist=persist, vip=vips4, real_ip=p['real_ip'], interface=p['interface']),
+            check_mode, netlink)))
     if method in REDIRECT:
         for protocol in sorted(set(service['protocol'] for service in p['services'])):
             ports = [service['port'] for service in p['services'] if service['protocol'] == protocol]
-            result.append(('redirect %s %s' % (method, protocol), RedirectEngine(module, system, dict(
-                backend=method, state='present', persist=persist, vip=vips, ports=ports, protocols=[protocol]))))
+            result.append(('redirect %s %s' % (method, protocol), RedirectEngine(system, dict(
+                backend=method, state='present', persist=persist, vip=vips, ports=ports, protocols=[protocol]),
+                check_mode)))
     vip_params = dict(persist_file=VIP_FILE, require_arp_suppression=True, arp_interfaces=None)
     if method in HOLDERS and vips:
         # In check mode the protection step above has not really happened: its gate would only warn.
-        planned = module.check_mode and bool(result)
-        result.append(('vip', VipEngine(module, system, netlink, dict(
+        planned = check_mode and bool(result)
+        result.append(('vip', VipEngine(system, netlink, dict(
             vip_params, state='present', persist=persist, vip=vips, interface=p['vip_interface'], exclusive=True),
-            protection_planned=planned, mangle_planned=planned and method == 'arptables', hints=VIP_HINTS)))
+            check_mode, protection_planned=planned, mangle_planned=planned and method == 'arptables',
+            hints=VIP_HINTS)))
     else:
-        result.append(('remove vips', VipEngine(module, system, netlink, dict(
-            vip_params, state='absent', persist=clean, vip=None, interface=None), hints=VIP_HINTS)))
+        result.append(('remove vips', VipEngine(system, netlink, dict(
+            vip_params, state='absent', persist=clean, vip=None, interface=None), check_mode, hints=VIP_HINTS)))
     for backend in REDIRECT:
-        result.append(('remove redirect %s' % backend, RedirectEngine(module, system, dict(
+        result.append(('remove redirect %s' % backend, RedirectEngine(system, dict(
             backend=backend, state='absent', persist=clean, vip=None, ports=None, protocols=None),
-            keep=keep_rules if backend == method else ())))
+            check_mode, keep=keep_rules if backend == method else ())))
+    # Check mode: the earlier steps only planned the VIPs' removal or the new method's protection, which the
+    # real run puts in force before these steps read the host.
+    gone = check_mode
     absent = dict(SYSCTL_DEFAULTS, state='absent', persist=clean, vip=None, real_ip=None, interface=None)
-    result.append(('remove arptables', ArptablesEngine(module, system, absent, keep=keep_arp)))
+    result.append(('remove arptables', ArptablesEngine(system, absent, check_mode, netlink, keep=keep_arp,
+                                                       vips_planned_gone=gone)))
     if method != 'sysctl':
-        result.append(('remove sysctl', SysctlEngine(module, system, absent)))
+        result.append(('remove sysctl', SysctlEngine(system, absent, check_mode, netlink, vips_planned_gone=gone)))
     return result
 
 
-def validate(module):
+def validate(params):
     """What the argument spec cannot say, before any step reads the host; the parsed VIPs."""
-    p = module.params
+    p = params
     if p['state'] != 'present':
         return []
     try:
+        check_not_empty('vip', p['vip'], 'with state present the host would hold no VIP, and every VIP the collection '
+                        'holds here would be removed: a host whose inventory failed to load would drop out of service '
+                        'while the directors\' health checks on its real IP still pass. Name the VIPs (the role: '
+                        'lvs_dr_realserver_vips), or use state: absent to take the host out of LVS-DR.')
         vips = parse_vips(p['vip'], host_prefix_only=p['method'] in HOLDERS and p['vip_interface'] == 'lo')
         for service in p['services'] or []:
             check_port(service['port'])
     except ValueError as e:
-        module.fail_json(msg=to_text(e))
+        raise Refusal(str(e))
     if p['method'] in REDIRECT and not p['services']:
-        module.fail_json(msg='method is %s: services must name at least one port (a REDIRECT rule per VIP, port and '
-                             'protocol).' % p['method'])
+        raise Refusal('method is %s: services must name at least one port (a REDIRECT rule per VIP, port and '
+                      'protocol).' % p['method'])
     return vips
 
 
-def refuse_sysctl_off_lo(module, vips):
+def refuse_sysctl_off_lo(params, vips):
     """After the steps validated the interfaces, so a missing one is named as such."""
-    p = module.params
+    p = params
     if p['state'] == 'present' and p['method'] == 'sysctl' and p['vip_interface'] != 'lo' and any(vip.version == 4 for vip in vips):
-        module.fail_json(msg='method is sysctl but vip_interface is %s: arp_ignore/arp_announce do not keep a host '
-                             'from answering ARP for an address on the interface that receives the request; hold the '
-                             'VIPs on lo, or use method arptables.' % p['vip_interface'])
+        raise Refusal('method is sysctl but vip_interface is %s: arp_ignore/arp_announce do not keep a host from '
+                      'answering ARP for an address on the interface that receives the request; hold the VIPs on lo, '
+                      'or use method arptables.' % p['vip_interface'])
+
+
+def refuse_uncovered_sysctl(params, system, vips):
+    """Method sysctl: the values the sysctl step will leave must protect the VIPs on every interface facing the
+    segment, or the VIP step would refuse after the sysctl step changed the host. Decided here, before the first
+    change, from the live values with the step's own applied over them."""
+    p = params
+    if p['state'] != 'present' or p['method'] != 'sysctl' or not any(vip.version == 4 for vip in vips):
+        return
+    values = read_arp_sysctls(system)
+    for name in p['sysctl_interfaces']:
+        values.setdefault(name, {}).update(arp_ignore=p['arp_ignore'], arp_announce=p['arp_announce'])
+    effective = effective_arp(values)
+    missing = [name for name in facing_interfaces(effective) if not sysctl_suppresses(effective[name])]
+    if missing:
+        raise Refusal('sysctl_interfaces %s with arp_ignore %d and arp_announce %d would leave ARP for the VIPs '
+                      'unsuppressed on %s: the host would answer ARP for them and take the service from the director. '
+                      'Nothing was changed. %s' % (', '.join(p['sysctl_interfaces']), p['arp_ignore'],
+                                                   p['arp_announce'], ', '.join(missing), VIP_HINTS['arp']))
+
+
+def converge(module, system, netlink, engines):
+    """Validate every step and the whole request, then run the steps one after the other: each step's plan
+    is applied before the next step reads the host. engines: filled with the steps' engines, whose warnings
+    the module relays."""
+    params, check_mode = module.params, module.check_mode
+    vips = validate(params)
+    system.lock()
+    todo = steps(params, check_mode, system, netlink, vips)
+    engines.extend(engine for dummy, engine in todo)
+    for dummy, engine in todo:
+        engine.validate()
+    refuse_sysctl_off_lo(params, vips)
+    refuse_uncovered_sysctl(params, system, vips)
+    done, before, after, actions = [], {}, {}, []
+    for name, engine in todo:
+        plan = Plan(check_mode)
+        before[name], after[name], result = engine.run(plan)
+        plan.execute()
+        done.append(dict(result, step=name, changed=plan.changed, actions=plan.actions))
+        actions.extend(plan.actions)
+    return done, before, after, actions
 
 
 def main():
@@ -314,22 +370,9 @@ def main():
     )
     if PYROUTE2_MISSING:
         module.fail_json(msg=missing_required_lib('pyroute2'))
-    vips = validate(module)
-    system = System(module)
-    system.lock()
-    netlink = Netlink(module)
+    system, netlink, engines = System(module), Netlink(), []
     try:
-        todo = steps(module, system, netlink, vips)
-        for dummy, engine in todo:
-            engine.validate()
-        refuse_sysctl_off_lo(module, vips)
-        done, before, after, actions = [], {}, {}, []
-        for name, engine in todo:
-            plan = Plan(module)
-            before[name], after[name], result = engine.run(plan)
-            plan.execute()
-            done.append(dict(result, step=name, changed=plan.changed, actions=plan.actions))
-            actions.extend(plan.actions)
+        done, before, after, actions = speak(module, engines, lambda: converge(module, system, netlink, engines))
     finally:
         netlink.close()
     result = dict(changed=bool(actions), actions=actions, steps=done)

@@ -49,9 +49,9 @@ options:
   backend:
     description:
       - Which tool owns the rules.
-      - V(iptables) runs C(iptables) / C(ip6tables) directly. With O(persist=true) it saves the
-        whole C(iptables-save) / C(ip6tables-save) dump to the distribution's own rules file
-        (see O(persist)).
+      - V(iptables) runs C(iptables) / C(ip6tables) directly. With O(persist=true) it adds its
+        rules to, and removes them from, the distribution's own rules file, leaving every other line
+        of it as it is (see O(persist)).
       - V(firewalld) adds firewalld direct rules with C(firewall-cmd --direct), at runtime and,
         with O(persist=true), in the permanent configuration as well, so no C(--reload) is
         needed. firewalld must be running for O(state=present); for O(state=absent) while it is
@@ -64,22 +64,30 @@ options:
       - Virtual IP addresses, IPv4 or IPv6, mixed as needed.
       - Host addresses only, because a REDIRECT rule matches one destination address. A prefix,
         if given, must be C(/32) for IPv4 and C(/128) for IPv6.
+      - Refused, before anything changes, are addresses that cannot be a VIP (unspecified, C(0.0.0.0/8),
+        loopback, multicast, link-local, C(240.0.0.0/4) and the limited broadcast, IPv4-mapped IPv6,
+        scoped IPv6 C(ADDRESS%ZONE)), and IPv6 addresses C(ip6tables) would print otherwise than
+        written in canonical form (the deprecated IPv4-compatible C(::a.b.c.d)), whose rules the
+        module could not find again.
       - Required with O(state=present). With O(state=absent) it may be omitted to remove the
         module's rules for every VIP, including VIPs no longer in the inventory.
+      - An empty list is refused with either state, since a variable that failed to load gives one;
+        with O(state=present) the run would succeed while the host accepts none of the VIPs' traffic.
     type: list
     elements: str
   ports:
     description:
-      - Destination ports of the virtual service, each 1 to 65535.
+      - Destination ports of the virtual service, each a number from 1 to 65535 (a boolean is
+        refused).
       - Required with O(state=present). With O(state=absent) it may be omitted to remove the
-        module's rules for every port.
+        module's rules for every port. An empty list is refused, as for O(vip).
     type: list
     elements: int
   protocols:
     description:
       - Transport protocols to redirect.
       - Default V([tcp]) with O(state=present). With O(state=absent) it may be omitted to remove
-        the module's rules for every protocol.
+        the module's rules for every protocol. An empty list is refused, as for O(vip).
     type: list
     elements: str
     choices: [tcp, udp]
@@ -108,19 +116,28 @@ options:
         and C(ip6tables.service) from the C(iptables-services) package restore at boot. On any
         other distribution the module fails unless O(persist=false) (O(state=absent) then leaves
         the persistent layer alone, since the module cannot have saved a rule there).
+      - Only the module's own lines change in the rules file. They go into its C(*nat) table after
+        the last C(PREROUTING) rule (before C(COMMIT) when there is none); a file without a C(*nat)
+        table gets one at the end, marked with a comment and taken out again with the last of the
+        module's rules. Every other line stays byte for byte, including rules saved there but not
+        loaded, and the rules in force are never dumped into the file, so other tools' transient
+        rules (container engines, fail2ban) stay transient. The new text is checked with
+        C(iptables-restore --test) (C(ip6tables-restore --test)) before anything changes, also in
+        check mode; a file the tool rejects is refused. A rewritten file keeps its mode; a new one
+        gets the distribution's (C(0640) on Debian, C(0600) on RHEL).
       - A rules file that did not exist before the module first saved to it is listed in
-        C(/etc/lvs-dr/iptables-created); once O(state=absent) leaves no rule, user chain or
-        non-ACCEPT policy in its family, the module removes that file (and the record) instead of
-        saving an empty table, so removal leaves the host as it was. A file that existed before is
-        rewritten from the live dump.
+        C(/etc/lvs-dr/iptables-created); once O(state=absent) leaves nothing in it that a boot would
+        restore, the module removes that file (and the record), so removal leaves the host as it was.
+        A record listing anything but the distribution's rules files is refused.
+      - With O(state=present) the module warns when the service that restores the file at boot
+        (C(netfilter-persistent), C(iptables) / C(ip6tables)) is not enabled.
       - O(backend=firewalld) uses C(firewall-cmd --permanent --direct), which firewalld keeps in
         C(/etc/firewalld/direct.xml).
     type: bool
     default: true
 requirements:
-  - C(iptables) for IPv4 VIPs and C(ip6tables) for IPv6 VIPs, plus C(iptables-save) /
-    C(iptables-restore) (C(ip6tables-save) / C(ip6tables-restore)) when O(persist=true), with
-    O(backend=iptables).
+  - C(iptables) for IPv4 VIPs and C(ip6tables) for IPv6 VIPs, plus C(iptables-restore)
+    (C(ip6tables-restore)) when O(persist=true), with O(backend=iptables).
   - C(firewall-cmd) and a running firewalld with O(backend=firewalld); C(firewall-offline-cmd)
     (shipped with firewalld) for O(state=absent) with O(persist=true) while firewalld is stopped.
 notes:
@@ -131,13 +148,10 @@ notes:
     O(persist=true), install and enable the package that restores the rules file at boot
     (C(iptables-persistent) on Debian/Ubuntu, C(iptables-services) on RHEL) beforehand, in
     the role or play that uses this module.
-  - The iptables rules file is the whole C(iptables-save) dump of the running firewall, validated
-    with C(iptables-restore --test) and replaced atomically; it therefore also saves rules other
-    tools added at runtime, and replaces whatever the file held before. The rules of
-    O(backend=firewalld) are left out of it, since firewalld restores them itself, and a copy in the file
-    would outlive their removal from firewalld. It is rewritten only
-    when it disagrees with the requested rule set (a requested rule is missing from it, or a
-    rule that O(state=absent) removes is still in it).
+  - The iptables rules file is edited, not regenerated; it is validated with C(iptables-restore --test)
+    and replaced atomically, and rewritten only when it disagrees with the requested rule set (a
+    requested rule is missing from it, or a rule that O(state=absent) removes is still in it). The
+    rules of O(backend=firewalld) never go into it, since firewalld restores them itself.
   - firewalld flushes every iptables table when it starts and when it stops (seen with firewalld
     1.3 on Debian 12, nftables backend), which drops the rules of O(backend=iptables) from the
     running firewall; use one backend per host, and O(backend=firewalld) wherever firewalld runs.
@@ -265,7 +279,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._plan import run_single
 from ansible_collections.lvs.dr.plugins.module_utils._redirect import RedirectEngine
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
 
@@ -283,13 +297,9 @@ def main():
         required_if=[('state', 'present', ('vip', 'ports'))],
         supports_check_mode=True,
     )
+    # Empty lists, ports and addresses are checked by the engine, which lvs_realserver shares.
     system = System(module)
-    system.lock()
-    engine = RedirectEngine(module, system, module.params)
-    engine.validate()
-    plan = Plan(module)
-    before, after, result = engine.run(plan)
-    plan.exit(before, after, **result)
+    run_single(module, system, RedirectEngine(system, module.params, module.check_mode))
 
 
 if __name__ == '__main__':

@@ -20,7 +20,12 @@ description:
     which vanishes at reboot together with the addresses). An address is the module's own when it carries that
     label or is listed in a record for that interface. O(state=absent) removes only its own addresses; a
     requested VIP held by someone else is left alone and reported in RV(unowned) with a warning, and
-    O(state=present) does not adopt it either.
+    O(state=present) does not adopt it either. The module's files (the records, the unit and its guard) are
+    rewritten or removed only when they carry its mark; any other file at those paths is refused, never taken over.
+  - Bad input changes nothing. Every refusal comes before the first change, for malformed or unusable addresses, an
+    empty O(vip) list, interface names the kernel or C(ip -batch) would read otherwise, unsafe O(persist_file)
+    paths, a file the module did not write, one of the host's own addresses as a new VIP, a prefix that would add
+    a route, and the ARP gate below.
   - Cleanup. O(state=absent) without O(vip) removes every VIP the module owns (by label or record) on
     O(interface), or on every interface when O(interface) is omitted too, and drops their lines from the records,
     including lines of VIPs that are no longer live. This catches what an earlier run left even if the VIP list
@@ -34,21 +39,35 @@ description:
   - An IPv6 VIP on C(lo) needs no gate, neighbour discovery answers only for addresses of the receiving
     interface. An IPv6 VIP on any other interface would be answered there and nothing in this collection
     suppresses that, so it is refused unless O(require_arp_suppression=false).
+  - Boot. With O(persist=true) and an IPv4 VIP in the boot record, the unit runs a guard first
+    (C(ExecStartPre=/bin/sh /etc/lvs-dr/vips-guard.sh <persist_file>)) that applies the safety gate's rule at
+    boot, to every IPv4 VIP of the record (arptables DROP and mangle rules for the VIP, or the effective
+    C(arp_ignore) 1, 2 or 8 and C(arp_announce) 2 on every interface facing the segment (O(arp_interfaces), by
+    default every interface but C(lo))). When it fails no VIP is restored, the unit fails (C(systemctl status
+    lvs-dr-vips.service) says why) rather than one VIP coming up answering ARP. Adding a VIP to the boot record is
+    refused when the suppression it has now would not come back at boot because M(lvs.dr.lvs_arp_suppress)
+    recorded it for the running system only (its C(persist=false) files in C(/run/lvs-dr) without a boot file).
   - The REDIRECT methods (M(lvs.dr.lvs_redirect)) never need the VIP on the real server; do not use this
     module with them.
 author: lvs.dr contributors (@lvs-dr)
 options:
   vip:
     description:
-      - The VIPs, IPv4 or IPv6, as V(ADDRESS) or V(ADDRESS/PREFIX). Without a prefix the host prefix (/32, /128) is used.
+      - The VIPs, IPv4 or IPv6, as V(ADDRESS) or V(ADDRESS/PREFIX). Without a prefix the host prefix (/32, /128) is
+        used.
       - On C(lo) only the host prefix is accepted; a wider one would make the whole subnet local to the host.
-      - The same address twice with different prefixes is refused.
+      - The same address twice with different prefixes is refused, and so is an empty list.
+      - A VIP to add that another interface holds and this module did not add there (the host's real IP, another
+        tool's address) is refused; one this module holds on another interface stays there, with a warning.
+      - Off C(lo) a prefix wider than the host prefix must lie within the network of an address the interface
+        already holds, which adds no route; any other would route its whole network out of that interface.
       - Required with O(state=present). With O(state=absent) it may be omitted to remove every VIP the module owns.
     type: list
     elements: str
   interface:
     description:
-      - The interface that holds the VIPs. It must exist.
+      - The interface that holds the VIPs. It must exist, and its name must not hold C(#), quotes or
+        backslashes, which C(ip -batch) at boot would read as a comment or quoting.
       - Default V(lo). With O(state=absent) and no O(vip), omitting it means every interface.
       - The IPv4 label C(<interface>:lvs) must fit the kernel's 15 characters; when it does not, the VIP is added
         without a label and its ownership rests on the record alone.
@@ -63,7 +82,8 @@ options:
   persist:
     description:
       - V(true) keeps the owned VIPs across reboot in O(persist_file), applied at boot by the oneshot unit
-        C(lvs-dr-vips.service); the file and the unit are removed with the last VIP.
+        C(lvs-dr-vips.service) after its guard (see the description's Boot); the file, the unit and the guard are
+        removed with the last VIP, the guard with the last IPv4 VIP.
       - V(false) changes only the running system (and the runtime record). It leaves O(persist_file) as it is, so
         a persisted VIP removed with O(persist=false) (or dropped from the list with O(exclusive=true)) comes back
         at the next boot; a warning names it.
@@ -73,13 +93,18 @@ options:
     description:
       - The C(ip -batch) file that restores the VIPs at boot, one C(address replace) line per owned VIP of any
         interface. It is also the module's ownership record.
+      - An absolute, normalised path of letters, digits and C(_./+@:-) (it is written into the unit's
+        C(ConditionPathExists=), C(ExecStartPre=) and C(ExecStart=) lines), not under C(/run), C(/proc), C(/sys)
+        or C(/dev), and not the unit or the guard. An existing file there must be one the module wrote.
     type: path
     default: /etc/lvs-dr/vips.batch
   require_arp_suppression:
     description:
       - Refuse to add an IPv4 VIP while ARP for it is not suppressed on O(arp_interfaces), and refuse IPv6 VIPs on
         an interface other than C(lo).
-      - V(false) overrides the gate with a warning, for hosts that are meant to answer for the VIP.
+      - V(false) overrides the gate with a warning, for hosts that are meant to answer for the VIP. It does not
+        override the boot guard; with O(persist=true) an IPv4 VIP without ARP suppression keeps the VIPs down at
+        boot (a warning says so); use O(persist=false) for such a VIP.
       - With V(true) and no arptables mangle rules for the VIPs, the module also warns about interfaces of
         O(arp_interfaces) that are up, send ARP, are no other interface's port, are named by an IPv4 route of any
         routing table and hold no IPv4 address. C(arp_announce=2) then has no address of theirs to prefer, and the
@@ -89,7 +114,8 @@ options:
     default: true
   arp_interfaces:
     description:
-      - The interfaces facing the segment on which ARP for the VIP must be suppressed.
+      - The interfaces facing the segment on which ARP for the VIP must be suppressed, at once and by the boot
+        guard. An empty list is refused (it would check nothing).
       - Default every interface except C(lo).
       - sysctl cannot protect a VIP held on the facing interface itself; only arptables rules do.
     type: list
@@ -131,6 +157,8 @@ notes:
     asynchronously. Should a later re-apply of an NM profile drop the VIP, C(systemctl restart lvs-dr-vips.service)
     puts it back.
   - The unit is enabled by its symlink and only read at the next boot; the module sets the live addresses itself.
+  - Should ARP suppression fail to come back at boot, the guard keeps every VIP of the record down, the others
+    too; fix the suppression and run C(systemctl restart lvs-dr-vips.service) (or the play).
   - In check mode the ARP gate only warns (C(would be refused unless ...)), because on a fresh host the
     suppression that an earlier task would set up has not happened yet.
   - Removal here is just the VIP; drop the VIPs before lifting ARP suppression (the role orders it so).
@@ -226,9 +254,10 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan
+from ansible_collections.lvs.dr.plugins.module_utils._netlink import PYROUTE2_MISSING, Netlink
+from ansible_collections.lvs.dr.plugins.module_utils._plan import run_single
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
-from ansible_collections.lvs.dr.plugins.module_utils._vip import PYROUTE2_MISSING, Netlink, VipEngine
+from ansible_collections.lvs.dr.plugins.module_utils._vip import VipEngine
 
 
 def main():
@@ -248,15 +277,9 @@ def main():
     )
     if PYROUTE2_MISSING:
         module.fail_json(msg=missing_required_lib('pyroute2'))
-    netlink = Netlink(module)
+    system, netlink = System(module), Netlink()
     try:
-        system = System(module)
-        system.lock()
-        engine = VipEngine(module, system, netlink, module.params)
-        engine.validate()
-        plan = Plan(module)
-        before, after, result = engine.run(plan)
-        plan.exit(before, after, **result)
+        run_single(module, system, VipEngine(system, netlink, module.params, module.check_mode))
     finally:
         netlink.close()
 

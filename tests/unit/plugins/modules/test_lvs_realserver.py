@@ -12,7 +12,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.lvs.dr.plugins.module_utils import _vip
-from ansible_collections.lvs.dr.plugins.module_utils._addresses import parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._inputs import parse_vips
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Refusal
 from ansible_collections.lvs.dr.plugins.modules import lvs_realserver
 
 VIPS = ['198.51.100.100', '2001:db8::100']
@@ -32,7 +33,7 @@ class Module(object):
 def steps(**params):
     module = Module(**params)
     vips = parse_vips(module.params['vip']) if module.params['state'] == 'present' else []
-    return lvs_realserver.steps(module, None, None, vips)
+    return lvs_realserver.steps(module.params, module.check_mode, None, None, vips)
 
 
 @pytest.mark.parametrize('method, names', [
@@ -83,18 +84,6 @@ def test_check_mode_vip_gate_knows_the_protection_step_ran_before_it():
     assert dict(steps(method='arptables'))['vip'].mangle_planned is False
 
 
-class Refused(Exception):
-    pass
-
-
-class RefusingModule(Module):
-    def fail_json(self, msg, **dummy):
-        raise Refused(msg)
-
-    def warn(self, text):
-        raise AssertionError('unexpected warning: %s' % text)
-
-
 class OneInterface(object):
     """The VIP engine's validate() only looks interfaces up."""
 
@@ -104,11 +93,12 @@ class OneInterface(object):
 
 def test_vip_refusals_name_this_modules_options_not_lvs_vips():
     # lvs_realserver has no require_arp_suppression: the VIP step's refusals must not offer it.
-    module = RefusingModule(method='arptables', vip_interface='eth0')
-    engine = dict(lvs_realserver.steps(module, None, OneInterface(), parse_vips(VIPS)))['vip']
-    with pytest.raises(Refused) as refused:
+    module = Module(method='arptables', vip_interface='eth0')
+    engine = dict(lvs_realserver.steps(module.params, False, None, OneInterface(), parse_vips(VIPS)))['vip']
+    with pytest.raises(Refusal) as refused:
         engine.validate()
-    assert str(refused.value) == (
+    assert engine.warnings == []
+    assert refused.value.msg == (
         'IPv6 VIP 2001:db8::100 on eth0: neighbour discovery answers for it on that interface and nothing in '
         'lvs.dr suppresses that; this module holds every VIP on vip_interface: set vip_interface: lo, or leave '
         'the IPv6 VIPs out of vip.')
@@ -117,6 +107,65 @@ def test_vip_refusals_name_this_modules_options_not_lvs_vips():
     assert gate.endswith('The protection step did not cover it: with method sysctl list every interface facing '
                          'the segment in sysctl_interfaces (or keep all) and keep arp_announce 2; or use method '
                          'arptables.')
-    for name, engine in lvs_realserver.steps(module, None, None, parse_vips(VIPS)) + steps(state='absent'):
+    for name, engine in lvs_realserver.steps(module.params, False, None, None, parse_vips(VIPS)) + steps(state='absent'):
         if isinstance(engine, _vip.VipEngine):
             assert not any('require_arp_suppression' in hint for hint in engine.hints.values()), name
+
+
+def test_check_mode_suppression_removal_knows_the_earlier_steps_only_planned():
+    # In check mode the VIPs' removal or the new protection is only planned before the suppression steps.
+    for params in (dict(method='iptables'), dict(state='absent'), dict(method='arptables')):
+        engines = dict(steps(check_mode=True, **params))
+        assert engines['remove arptables'].vips_planned_gone is True
+        assert engines['remove sysctl'].vips_planned_gone is True
+        assert dict(steps(**params))['remove sysctl'].vips_planned_gone is False
+
+
+@pytest.mark.parametrize('params, phrase', [
+    (dict(vip=[]), 'vip is an empty list: with state present the host would hold no VIP'),
+    (dict(vip=['255.255.255.255']), 'is not usable as a virtual IP'),
+    (dict(vip=['198.51.100.100/24']), 'must be a host address (/32)'),
+    (dict(services=[{'port': 0, 'protocol': 'tcp'}]), 'Port 0 is out of range'),
+    (dict(method='iptables', services=[]), 'services must name at least one port'),
+])
+def test_validate_refuses_before_reading_the_host(params, phrase):
+    with pytest.raises(Refusal) as refused:
+        lvs_realserver.validate(Module(**params).params)
+    assert phrase in refused.value.msg
+
+
+def test_validate_absent_takes_no_list():
+    assert lvs_realserver.validate(Module(state='absent', vip=[]).params) == []
+
+
+class ProcHost(object):
+    """/proc/sys/net/ipv4/conf of a host with lo and eth0, all values 0: what refuse_uncovered_sysctl reads."""
+
+    def __init__(self, **values):
+        self.values = dict(('%s/%s' % (name, key), values.get(name, 0))
+                           for name in ('all', 'default', 'lo', 'eth0') for key in ('arp_ignore', 'arp_announce'))
+
+    def listdir(self, path):
+        return ['all', 'default', 'eth0', 'lo']
+
+    def read(self, path):
+        value = self.values.get('/'.join(path.split('/')[-2:]))
+        return None if value is None else '%d\n' % value
+
+
+@pytest.mark.parametrize('params, refused', [
+    (dict(), False),
+    (dict(arp_announce=1), True),
+    (dict(sysctl_interfaces=['lo']), True),
+    (dict(sysctl_interfaces=['eth0', 'default']), False),
+    (dict(vip=['2001:db8::100'], arp_announce=1), False),
+    (dict(method='arptables', arp_announce=1), False),
+])
+def test_sysctl_scope_and_values_are_decided_before_the_first_change(params, refused):
+    p = Module(**params).params
+    if refused:
+        with pytest.raises(Refusal) as e:
+            lvs_realserver.refuse_uncovered_sysctl(p, ProcHost(), parse_vips(p['vip']))
+        assert 'unsuppressed on eth0' in e.value.msg and 'Nothing was changed' in e.value.msg
+    else:
+        lvs_realserver.refuse_uncovered_sysctl(p, ProcHost(), parse_vips(p['vip']))

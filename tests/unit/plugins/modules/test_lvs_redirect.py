@@ -14,6 +14,8 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Plan, Refusal
+from ansible_collections.lvs.dr.plugins.module_utils._redirect import NAT_MARK, RedirectEngine
 from ansible_collections.lvs.dr.plugins.module_utils._system import System
 from ansible_collections.lvs.dr.plugins.modules import lvs_redirect
 
@@ -32,6 +34,8 @@ SAVE = {'/usr/sbin/iptables-save': 'ipv4', '/usr/sbin/ip6tables-save': 'ipv6'}
 TOOL_FAMILY = {IPT: 'ipv4', IP6T: 'ipv6'}
 CREATED = '/etc/lvs-dr/iptables-created'
 DIRECT_XML = '/etc/firewalld/direct.xml'
+RULES4 = '/etc/iptables/rules.v4'
+RESTORE_ENABLED = '/etc/systemd/system/multi-user.target.wants/netfilter-persistent.service'
 FOREIGN = ('-d', V4 + '/32', '-p', 'tcp', '-m', 'tcp', '--dport', '80', '-j', 'REDIRECT')
 
 
@@ -49,6 +53,11 @@ def saved(args):
     return ' '.join(['-A', 'PREROUTING'] + ['"%s"' % a if ' ' in a else a for a in args])
 
 
+def nat_file(*rules):
+    """A rules file as the module creates it (its marked *nat block), holding these rules."""
+    return NAT_MARK + '*nat\n:PREROUTING ACCEPT [0:0]\n%sCOMMIT\n' % ''.join(saved(args) + '\n' for args in rules)
+
+
 class FakeSystem(System):
     """The module's one seam, backed by an in-memory firewall (iptables and firewalld) and files."""
 
@@ -64,7 +73,7 @@ class FakeSystem(System):
         self.host.calls.append(list(argv))
         rc, out, err = self.host.command(list(argv), data)
         if check and rc != 0:
-            self.module.fail_json(msg='Command failed: %s' % ' '.join(argv), rc=rc)
+            self._fail(argv, rc, out, err)
         return rc, out, err
 
     def read(self, path):
@@ -79,9 +88,13 @@ class FakeSystem(System):
     def exists(self, path):
         return path in self.host.files or path in self.host.markers
 
+    def mode(self, path):
+        return self.host.modes.get(path, 0o644) if path in self.host.files else None
+
     def write(self, path, content, mode=0o644):
         self.host.writes.append((path, content, mode))
         self.host.files[path] = content
+        self.host.modes[path] = mode
 
     def remove(self, path):
         self.host.removes.append(path)
@@ -89,15 +102,16 @@ class FakeSystem(System):
 
 
 class FakeHost(object):
-    def __init__(self, markers=('/etc/debian_version',), binaries=None, firewalld=True):
+    def __init__(self, markers=('/etc/debian_version', RESTORE_ENABLED), binaries=None, firewalld=True):
         self.markers = set(markers)
         self.binaries = dict(BINARIES if binaries is None else binaries)
         self.firewalld = firewalld
         self.iptables = {'ipv4': [], 'ipv6': []}
         self.direct = {'runtime': [], 'permanent': []}
-        self.files = {}
+        self.files, self.modes = {}, {}
         self.calls, self.reads, self.writes, self.removes, self.data = [], [], [], [], []
         self.probe_rc = None
+        self.restore_rc = 0
 
     def kernel(self, family):
         """nat PREROUTING as the kernel has it: firewalld's runtime direct rules are iptables rules."""
@@ -126,7 +140,7 @@ class FakeHost(object):
         if tool.endswith('-restore'):
             assert argv[1:] == ['--test']
             self.data.append(data)
-            return 0, '', ''
+            return (0, '', '') if self.restore_rc == 0 else (self.restore_rc, '', 'line 3 failed')
         if tool == FWOFF:
             # Only used while firewalld is stopped; it edits the permanent configuration.
             assert not self.firewalld
@@ -158,10 +172,14 @@ class FakeHost(object):
         return 0, '', ''
 
     def mutations(self):
-        """Commands that change something (everything but probes, --state and -save)."""
+        """Commands that change something (everything but probes, listings, --state, -save and the
+        validation of a rules file by -restore --test)."""
         return [argv for argv in self.calls
-                if not set(argv) & {'-C', '-S', '--query-rule', '--get-all-rules', '--state'}
+                if not set(argv) & {'-C', '-S', '--query-rule', '--get-all-rules', '--state', '--test'}
                 and argv[0] not in SAVE]
+
+    def validations(self):
+        return [argv[0] for argv in self.calls if argv[1:] == ['--test']]
 
 
 def run_module(host, monkeypatch, capsys, check=False, **args):
@@ -209,14 +227,15 @@ def test_iptables_apply_then_idempotent(monkeypatch, capsys):
     host = FakeHost()
     result = run_module(host, monkeypatch, capsys, **QUARTET_V4_V6)
     assert result['changed'] is True
-    assert host.mutations() == (
-        [ipt(tool, '-A', vip, 80, proto) for tool, vip, proto in ALL4]
-        + [['/usr/sbin/iptables-restore', '--test'], ['/usr/sbin/ip6tables-restore', '--test']])
-    assert host.data == [host.dump('ipv4'), host.dump('ipv6')]
+    assert host.mutations() == [ipt(tool, '-A', vip, 80, proto) for tool, vip, proto in ALL4]
+    # Each file's new text is validated while planning, before the first change.
+    assert host.calls.index(['/usr/sbin/ip6tables-restore', '--test']) < host.calls.index(host.mutations()[0])
+    assert host.validations() == ['/usr/sbin/iptables-restore', '/usr/sbin/ip6tables-restore']
+    assert host.data == [NAT_MARK + host.dump('ipv4'), NAT_MARK + host.dump('ipv6')]
     assert [(path, mode) for path, dummy, mode in host.writes] == [
         (CREATED, 0o644), ('/etc/iptables/rules.v4', 0o640), ('/etc/iptables/rules.v6', 0o640)]
     assert host.files[CREATED] == '/etc/iptables/rules.v4\n/etc/iptables/rules.v6\n'
-    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    assert host.files['/etc/iptables/rules.v4'] == NAT_MARK + host.dump('ipv4')
     assert result['rules'][0] == dict(family='ipv4', vip=V4, port=80, protocol='tcp',
                                       argv=ipt(IPT, '-A', V4, 80, 'tcp'))
     assert [(r['layer'], r['protocol'], r['family']) for r in result['added']] == [
@@ -236,6 +255,9 @@ def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
     host.iptables['ipv4'].insert(0, FOREIGN)
     other_port = spec(V4, 443, 'tcp')
     host.iptables['ipv4'].append(other_port)
+    # The administrator's rule saved in the file too (the module never copies the live ruleset into it).
+    host.files[RULES4] = host.files[RULES4].replace(':PREROUTING ACCEPT [0:0]\n',
+                                                    ':PREROUTING ACCEPT [0:0]\n%s\n' % saved(FOREIGN))
 
     check = run_module(host, monkeypatch, capsys, check=True, state='absent', **QUARTET_V4_V6)
     assert check['changed'] is True and host.mutations() == [] and host.writes == []
@@ -244,8 +266,9 @@ def test_iptables_absent_removes_only_its_own(monkeypatch, capsys):
     assert result['changed'] is True
     assert host.mutations()[:4] == [ipt(tool, '-D', vip, 80, proto) for tool, vip, proto in ALL4]
     assert host.iptables == {'ipv4': [FOREIGN, other_port], 'ipv6': []}
-    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
-    assert saved(FOREIGN) in host.files['/etc/iptables/rules.v4']
+    # The module's lines went; the administrator's stayed; other_port was never saved and is not now.
+    assert host.files[RULES4] == nat_file(FOREIGN)
+    assert '/etc/iptables/rules.v6' not in host.files and host.files[CREATED] == RULES4 + '\n'
     assert result['diff']['after'] == {'runtime': [], 'persistent': []}
     assert len(result['removed']) == 8 and result['added'] == []
 
@@ -276,10 +299,21 @@ def test_iptables_absent_removes_the_files_it_created_once_empty(monkeypatch, ca
 def test_iptables_absent_keeps_a_created_file_that_holds_other_rules(monkeypatch, capsys):
     host = FakeHost()
     run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    host.files[RULES4] += '*filter\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n'  # the administrator's
+    run_module(host, monkeypatch, capsys, state='absent')
+    # The module's block went with its last rule; the administrator's table stayed.
+    assert host.removes == [] and host.files[RULES4] == '*filter\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n'
+    assert CREATED in host.files
+
+
+def test_iptables_absent_does_not_save_transient_rules(monkeypatch, capsys):
+    """Another tool's rule in force (a container engine's, fail2ban's) is not copied into the file: it
+    holds the module's lines only, so the file it created goes with them."""
+    host = FakeHost()
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
     host.iptables['ipv4'].append(FOREIGN)
     run_module(host, monkeypatch, capsys, state='absent')
-    assert host.removes == [] and host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
-    assert saved(FOREIGN) in host.files['/etc/iptables/rules.v4'] and CREATED in host.files
+    assert host.removes == [RULES4, CREATED] and host.iptables['ipv4'] == [FOREIGN]
 
 
 def test_iptables_warns_when_firewalld_would_reset_the_rules_at_boot(monkeypatch, capsys):
@@ -287,9 +321,27 @@ def test_iptables_warns_when_firewalld_would_reset_the_rules_at_boot(monkeypatch
     monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
     run_module(FakeHost(), monkeypatch, capsys, vip=[V4], ports=[80])
     assert warnings == []
-    host = FakeHost(markers=('/etc/debian_version', '/etc/systemd/system/multi-user.target.wants/firewalld.service'))
+    host = FakeHost(markers=('/etc/debian_version', RESTORE_ENABLED,
+                             '/etc/systemd/system/multi-user.target.wants/firewalld.service'))
     run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
     assert len(warnings) == 1 and warnings[0].startswith('firewalld is enabled')
+
+
+@pytest.mark.parametrize('markers, families, message', [
+    (('/etc/debian_version',), [V4, V6], 'persist: true saves the REDIRECT rules to /etc/iptables/rules.v4 and '
+                                         '/etc/iptables/rules.v6, but netfilter-persistent.service is not enabled'),
+    (('/etc/redhat-release', '/etc/systemd/system/basic.target.wants/iptables.service'), [V4, V6],
+     'saves the REDIRECT rules to /etc/sysconfig/ip6tables, but ip6tables.service is not enabled'),
+])
+def test_iptables_warns_when_nothing_restores_the_file_at_boot(monkeypatch, capsys, markers, families, message):
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    result = run_module(FakeHost(markers=markers), monkeypatch, capsys, vip=families, ports=[80])
+    assert result['changed'] is True and len(warnings) == 1 and message in warnings[0]
+    # Not for runtime-only rules, nor for removal.
+    run_module(FakeHost(markers=markers), monkeypatch, capsys, vip=families, ports=[80], persist=False)
+    run_module(FakeHost(markers=markers), monkeypatch, capsys, state='absent')
+    assert len(warnings) == 1
 
 
 def test_iptables_absent_on_a_clean_host_writes_nothing(monkeypatch, capsys):
@@ -314,6 +366,114 @@ def test_iptables_saved_rule_outside_nat_does_not_count(monkeypatch, capsys):
     host.files['/etc/iptables/rules.v4'] = '*filter\n%s\nCOMMIT\n' % saved(spec(V4, 80, 'tcp'))
     result = run_module(host, monkeypatch, capsys, check=True, vip=[V4], ports=[80])
     assert result['diff']['before']['persistent'] == []
+
+
+# --- the saved-rules file: only the module's own lines change -----------------------------------------
+
+# An administrator's file: a *filter table, and in *nat a DNAT rule saved but not loaded live, a user
+# chain and a POSTROUTING rule; comments as iptables-save writes them.
+ADMIN_FILE = (
+    '# Generated by iptables-save v1.8.9 (nf_tables) on Mon Jan  1 00:00:00 2024\n'
+    '*filter\n'
+    ':INPUT DROP [0:0]\n'
+    ':FORWARD DROP [0:0]\n'
+    ':OUTPUT ACCEPT [0:0]\n'
+    '-A INPUT -i lo -j ACCEPT\n'
+    '-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n'
+    'COMMIT\n'
+    '# Completed on Mon Jan  1 00:00:00 2024\n'
+    '*nat\n'
+    ':PREROUTING ACCEPT [0:0]\n'
+    ':INPUT ACCEPT [0:0]\n'
+    ':OUTPUT ACCEPT [0:0]\n'
+    ':POSTROUTING ACCEPT [0:0]\n'
+    ':ADMIN - [0:0]\n'
+    '-A PREROUTING -d 203.0.113.7/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80\n'
+    '-A POSTROUTING -o eth0 -j MASQUERADE\n'
+    'COMMIT\n')
+DNAT = '-A PREROUTING -d 203.0.113.7/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80\n'
+
+
+def test_iptables_saved_file_keeps_every_other_line(monkeypatch, capsys):
+    host = FakeHost()
+    host.files[RULES4], host.modes[RULES4] = ADMIN_FILE, 0o600
+    host.iptables['ipv4'].append(FOREIGN)  # in force, never saved: stays out of the file
+    args = dict(vip=[V4], ports=[80], protocols=['tcp', 'udp'])
+
+    check = run_module(host, monkeypatch, capsys, check=True, **args)
+    assert check['actions'][-1] == 'save the ipv4 rules to %s' % RULES4 and host.writes == []
+    assert host.files[RULES4] == ADMIN_FILE
+
+    run_module(host, monkeypatch, capsys, **args)
+    ours = '%s\n%s\n' % (saved(spec(V4, 80, 'tcp')), saved(spec(V4, 80, 'udp')))
+    # The module's lines come after the chain's last rule, as iptables -A put them; nothing else moved.
+    assert host.files[RULES4] == ADMIN_FILE.replace(DNAT, DNAT + ours)
+    assert host.writes == [(RULES4, ADMIN_FILE.replace(DNAT, DNAT + ours), 0o600)]  # its mode kept
+    assert CREATED not in host.files
+    assert run_module(host, monkeypatch, capsys, **args)['changed'] is False
+
+    removed = run_module(host, monkeypatch, capsys, state='absent', **args)
+    assert removed['changed'] is True and host.files[RULES4] == ADMIN_FILE and host.removes == []
+    assert host.writes == [(RULES4, ADMIN_FILE, 0o600)] and host.iptables['ipv4'] == [FOREIGN]
+    assert run_module(host, monkeypatch, capsys, state='absent')['changed'] is False
+
+
+@pytest.mark.parametrize('original', ['*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', '', '# nothing yet\n'])
+def test_iptables_saved_file_without_nat_gets_a_block_that_goes_with_the_last_rule(monkeypatch, capsys, original):
+    host = FakeHost()
+    host.files[RULES4] = original
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80, 443])
+    assert host.files[RULES4] == original + nat_file(spec(V4, 80, 'tcp'), spec(V4, 443, 'tcp'))
+    run_module(host, monkeypatch, capsys, state='absent', vip=[V4], ports=[443])
+    assert host.files[RULES4] == original + nat_file(spec(V4, 80, 'tcp'))
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert host.files[RULES4] == original and host.removes == []
+
+
+def test_iptables_saved_nat_block_without_rules_gets_them_before_commit(monkeypatch, capsys):
+    host = FakeHost()
+    host.files[RULES4] = '*nat\r\n:PREROUTING ACCEPT [0:0]\r\nCOMMIT\r\n*filter\r\nCOMMIT\r\n'
+    run_module(host, monkeypatch, capsys, vip=[V4], ports=[80])
+    assert host.files[RULES4] == ('*nat\r\n:PREROUTING ACCEPT [0:0]\r\n%s\nCOMMIT\r\n*filter\r\nCOMMIT\r\n'
+                                  % saved(spec(V4, 80, 'tcp')))
+    run_module(host, monkeypatch, capsys, state='absent')
+    assert host.files[RULES4] == '*nat\r\n:PREROUTING ACCEPT [0:0]\r\nCOMMIT\r\n*filter\r\nCOMMIT\r\n'
+
+
+def test_iptables_absent_removes_a_created_file_the_former_version_filled_with_the_dump(monkeypatch, capsys):
+    """Files the module created before saved the whole dump: one that restores nothing but the module's rules
+    still goes with them."""
+    host = FakeHost()
+    host.iptables['ipv4'].append(spec(V4, 80, 'tcp'))
+    host.files[CREATED] = RULES4 + '\n'
+    host.files[RULES4] = ('# Generated by iptables-save v1.8.9 on Mon Jan  1 00:00:00 2024\n*filter\n'
+                          ':INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n'
+                          '# Completed on Mon Jan  1 00:00:00 2024\n' + host.dump('ipv4'))
+    result = run_module(host, monkeypatch, capsys, state='absent')
+    assert result['changed'] is True and host.removes == [RULES4, CREATED] and host.files == {}
+
+
+def test_iptables_saved_file_the_restore_tool_rejects_is_refused_before_any_change(monkeypatch, capsys):
+    host = FakeHost()
+    host.files[RULES4] = '*filter\n-A INPUT -j NOSUCHCHAIN\nCOMMIT\n'
+    host.restore_rc = 2
+    for check in (True, False):
+        result = run_module(host, monkeypatch, capsys, check=check, vip=[V4], ports=[80])
+        assert result['failed'] is True and result['rc'] == 2
+        assert result['msg'].startswith('/etc/iptables/rules.v4 would not load at boot with the REDIRECT rules '
+                                        'changed in it: /usr/sbin/iptables-restore --test rejects it (line 3 failed)')
+        assert 'Nothing was changed' in result['msg'] and 'persist: false' in result['msg']
+        # The runtime rule came first in the plan, and was not added either.
+        assert host.mutations() == [] and host.writes == [] and host.iptables['ipv4'] == []
+
+
+def test_iptables_foreign_created_record_is_refused(monkeypatch, capsys):
+    host = FakeHost()
+    host.files[CREATED] = '/etc/passwd\n'
+    for args in (dict(vip=[V4], ports=[80]), dict(state='absent')):
+        result = run_module(host, monkeypatch, capsys, **args)
+        assert result['failed'] is True and 'was not written by lvs_redirect' in result['msg']
+        assert host.mutations() == [] and host.writes == [] and host.removes == []
 
 
 def test_iptables_persist_false_touches_no_file(monkeypatch, capsys):
@@ -418,9 +578,15 @@ NO_IP6 = dict((k, v) for k, v in BINARIES.items() if not k.startswith('ip6'))
     (dict(vip=['2001:db8::1/64'], ports=[80]), {}, 'give the VIP without a prefix or as /128.'),
     (dict(vip=['198.51.100.1/32', '198.51.100.1/24'], ports=[80]), {}, 'Conflicting VIP definitions'),
     (dict(vip=['127.0.0.1'], ports=[80]), {}, 'is not usable as a virtual IP'),
-    (dict(vip=[], ports=[80]), {}, 'vip must name at least one value.'),
-    (dict(vip=[V4], ports=[]), {}, 'ports must name at least one value.'),
-    (dict(vip=[V4], ports=[80], protocols=[]), {}, 'protocols must name at least one value.'),
+    (dict(vip=[], ports=[80]), {}, 'vip is an empty list: with state present no REDIRECT rule would be added'),
+    (dict(vip=[V4], ports=[]), {}, 'ports is an empty list: with state present no REDIRECT rule would be added'),
+    (dict(vip=[V4], ports=[80], protocols=[]), {}, 'protocols is an empty list: with state present'),
+    (dict(vip=[V4], ports=[True]), {}, 'ports: True is not a port number'),
+    (dict(vip=['::192.0.2.1'], ports=[80]), {}, 'ip6tables would print this address as ::192.0.2.1'),
+    (dict(vip=['2001:db8::1%eth0'], ports=[80]), {}, 'scoped'),
+    (dict(vip=['::ffff:198.51.100.100'], ports=[80]), {}, 'IPv4-mapped'),
+    (dict(vip=['255.255.255.255'], ports=[80]), {}, 'is not usable as a virtual IP'),
+    (dict(vip=['%s -j ACCEPT' % V4], ports=[80]), {}, 'is not a valid IPv4 or IPv6 address'),
     (dict(vip=[V4], ports=[0]), {}, 'Port 0 is out of range: ports are 1 to 65535.'),
     (dict(vip=[V4], ports=[80, 65536]), {}, 'Port 65536 is out of range'),
     (dict(vip=[V4], ports=[80], protocols=['sctp']), {}, 'value of protocols must be one or more of: tcp, udp'),
@@ -428,7 +594,7 @@ NO_IP6 = dict((k, v) for k, v in BINARIES.items() if not k.startswith('ip6'))
     (dict(vip=[V4], ports=[80], backend='nftables'), {}, 'value of backend must be one of: iptables, firewalld'),
     (dict(vip=[V4], ports=[80]), dict(binaries={}), 'The iptables binary was not found on the host'),
     (dict(vip=[V4, V6], ports=[80]), dict(binaries=NO_IP6), 'The ip6tables binary was not found on the host'),
-    (dict(vip=[V4], ports=[80]), dict(binaries={'iptables': IPT}), 'The iptables-save binary was not found'),
+    (dict(vip=[V4], ports=[80]), dict(binaries={'iptables': IPT}), 'The iptables-restore binary was not found'),
     (dict(vip=[V4], ports=[80]), dict(markers=()),
      'persist=true, but this distribution keeps its saved iptables rules in no place the module knows'),
     (dict(vip=[V4], ports=[80], backend='firewalld'), dict(binaries={}), 'The firewall-cmd binary was not found'),
@@ -462,7 +628,8 @@ def test_iptables_absent_without_vip_removes_every_own_rule(monkeypatch, capsys)
         ipt(IPT, '-D', '198.51.100.101', 443, 'tcp'),
         ipt(IP6T, '-D', V6, 80, 'tcp'), ipt(IP6T, '-D', V6, 80, 'udp')]
     assert host.iptables == {'ipv4': [FOREIGN], 'ipv6': []}
-    assert host.files['/etc/iptables/rules.v4'] == host.dump('ipv4')
+    # Both files held the module's rules only (FOREIGN was never saved): both went, with the record.
+    assert host.files == {} and host.removes == [RULES4, '/etc/iptables/rules.v6', CREATED]
     assert [r['vip'] for r in result['rules']] == [V4, V4, '198.51.100.101', V6, V6]
     assert result['diff']['after'] == {'runtime': [], 'persistent': []}
     assert len(result['diff']['before']['persistent']) == 5
@@ -569,7 +736,8 @@ def test_firewalld_absent_without_firewall_cmd_is_a_no_op(monkeypatch, capsys):
 @pytest.mark.parametrize('args, message', [
     (dict(ports=[80]), 'state is present but all of the following are missing: vip'),
     (dict(vip=[V4]), 'state is present but all of the following are missing: ports'),
-    (dict(vip=[], state='absent'), 'vip must name at least one value.'),
+    (dict(vip=[], state='absent'), 'vip is an empty list: with state absent it would match no rule'),
+    (dict(ports=[], state='absent'), 'Omit ports to remove the module\'s rules whatever their port'),
     (dict(ports=[0], state='absent'), 'Port 0 is out of range'),
 ])
 def test_optional_only_for_absent(monkeypatch, capsys, args, message):
@@ -602,9 +770,9 @@ def test_iptables_neither_sees_nor_removes_firewalld_rules(monkeypatch, capsys):
     assert check['changed'] is True and check['diff']['before'] == {'runtime': [], 'persistent': []}
     run_module(host, monkeypatch, capsys, **FW_ARGS)
     assert host.mutations()[:2] == [ipt(IPT, '-A', V4, 80, 'tcp'), ipt(IP6T, '-A', V6, 80, 'tcp')]
-    assert host.files['/etc/iptables/rules.v4'] == (
-        '*nat\n:PREROUTING ACCEPT [0:0]\n%s\nCOMMIT\n' % saved(spec(V4, 80, 'tcp')))
-    assert host.data == [host.files['/etc/iptables/rules.v4'], host.files['/etc/iptables/rules.v6']]
+    assert host.files['/etc/iptables/rules.v4'] == nat_file(spec(V4, 80, 'tcp'))
+    # Validated in check mode too (restore --test changes nothing), then for the run itself.
+    assert host.data[-4:] == 2 * [host.files['/etc/iptables/rules.v4'], host.files['/etc/iptables/rules.v6']]
     assert run_module(host, monkeypatch, capsys, **FW_ARGS)['changed'] is False
 
     removed = run_module(host, monkeypatch, capsys, state='absent')
@@ -626,3 +794,30 @@ def test_firewalld_neither_sees_nor_removes_iptables_rules(monkeypatch, capsys):
     run_module(host, monkeypatch, capsys, backend='firewalld', state='absent')
     assert len([argv for argv in host.mutations() if '--remove-rule' in argv]) == 4
     assert host.iptables == iptables and host.direct == {'runtime': [], 'permanent': [('ipv4',) + spec(V4, 80, 'tcp')]}
+
+
+# --- the engine reports, the module speaks ------------------------------------------------------------
+
+def test_engine_refuses_and_warns_without_the_module():
+    class NoModule(object):
+        """A module that has nothing but get_bin_path: the engine must not reach it."""
+
+    host = FakeHost(markers=('/etc/debian_version',))
+    system = FakeSystem(NoModule(), host)
+    params = dict(backend='iptables', state='present', persist=True, vip=[V4], ports=[80], protocols=None)
+    engine = RedirectEngine(system, params, check_mode=True)
+    engine.validate()
+    plan = Plan(True)
+    before, after, result = engine.run(plan)
+    plan.execute()
+    assert plan.changed and host.mutations() == [] and host.writes == []
+    assert after == {'runtime': ['ipv4 tcp %s port 80' % V4], 'persistent': ['ipv4 tcp %s port 80' % V4]}
+    assert len(engine.warnings) == 1 and 'netfilter-persistent.service is not enabled' in engine.warnings[0]
+
+    with pytest.raises(Refusal) as refused:
+        RedirectEngine(system, dict(params, vip=[])).validate()
+    assert refused.value.msg.startswith('vip is an empty list')
+    host.probe_rc = 2
+    with pytest.raises(Refusal) as refused:
+        engine.run(Plan(True))
+    assert refused.value.details['rc'] == 2 and refused.value.msg.startswith('Cannot probe for the rule')

@@ -9,24 +9,21 @@ __metaclass__ = type
 import functools
 import ipaddress
 import json
-import socket
-import struct
-import subprocess
-import sys
-import types
 
 import pytest
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lvs.dr.plugins.module_utils import _vip
+from ansible_collections.lvs.dr.plugins.module_utils import _units as units, _vip
+from ansible_collections.lvs.dr.plugins.module_utils._plan import Refusal
 from ansible_collections.lvs.dr.plugins.modules import lvs_vip
 
 BATCH = '/etc/lvs-dr/vips.batch'
 RUNTIME = '/run/lvs-dr/vips'
 UNIT = '/etc/systemd/system/lvs-dr-vips.service'
 LINK = '/etc/systemd/system/multi-user.target.wants/lvs-dr-vips.service'
+GUARD = '/etc/lvs-dr/vips-guard.sh'
 CONF = '/proc/sys/net/ipv4/conf'
 V4 = 'address replace 198.51.100.100/32 dev lo label lo:lvs'
 V6 = 'address replace 2001:db8:0:1::100/128 dev lo'
@@ -78,16 +75,15 @@ class FakeSystem(object):
     def lock(self):
         self.host.locked = True
 
-    def __init__(self, host, module):
+    def __init__(self, host):
         self.host = host
-        self.module = module
 
     def binary(self, name, required=True):
         self.host.calls.append(('binary', name, required))
         if name in self.host.binaries:
             return '/usr/sbin/' + name
         if required:
-            self.module.fail_json(msg='The %s binary was not found' % name)
+            raise Refusal('The %s binary was not found on the host; install it.' % name)
         return None
 
     def query(self, argv, check=True):
@@ -96,7 +92,10 @@ class FakeSystem(object):
         return 0, self.host.arptables, ''
 
     def read(self, path):
-        return self.host.files.get(path)
+        text = self.host.files.get(path)
+        if isinstance(text, Exception):
+            raise text
+        return text
 
     def exists(self, path):
         return path in self.host.files or path in self.host.links
@@ -172,8 +171,8 @@ def host(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(lvs_vip, 'System', lambda module: FakeSystem(state['host'], module))
-    monkeypatch.setattr(lvs_vip, 'Netlink', lambda module: FakeNetlink(state['host']))
+    monkeypatch.setattr(lvs_vip, 'System', lambda module: FakeSystem(state['host']))
+    monkeypatch.setattr(lvs_vip, 'Netlink', lambda: FakeNetlink(state['host']))
     return state
 
 
@@ -186,6 +185,9 @@ def run(args, check=False, diff=False, expect=Exit):
 
 
 BOTH = {'vip': ['198.51.100.100', '2001:db8:0:1::100']}
+# arptables -L -n with lvs_arp_suppress's DROP and mangle rules for 198.51.100.100.
+ARPTABLES_100 = ('Chain INPUT (policy ACCEPT)\n-j DROP -d 198.51.100.100 \n\n'
+                 'Chain OUTPUT (policy ACCEPT)\n-j mangle -s 198.51.100.100 --mangle-ip-s 198.51.100.10 \n')
 
 
 def test_present_adds_records_then_addresses(host):
@@ -194,12 +196,13 @@ def test_present_adds_records_then_addresses(host):
     assert result['changed'] is True
     assert h.mutations() == [
         ('write', BATCH),
+        ('write', GUARD),
         ('write', UNIT),
         ('symlink', UNIT, LINK),
         ('add', 1, '198.51.100.100/32', 'lo:lvs'),
         ('add', 1, '2001:db8:0:1::100/128', None),
     ]
-    assert result['actions'] == ['write %s' % BATCH, 'install and enable lvs-dr-vips.service',
+    assert result['actions'] == ['write %s' % BATCH, 'write %s' % GUARD, 'install and enable lvs-dr-vips.service',
                                  'add 198.51.100.100/32 to lo', 'add 2001:db8:0:1::100/128 to lo']
     assert result['vips'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
     assert result['added'] == result['vips'] and result['removed'] == [] and result['unowned'] == []
@@ -207,7 +210,7 @@ def test_present_adds_records_then_addresses(host):
     assert result['arp_unprotected'] == {'198.51.100.100': []}
     assert h.files[BATCH].splitlines()[2:] == [V4, V6]
     unit = h.files[UNIT]
-    assert 'ExecStart=/usr/sbin/ip -force -batch %s\n' % BATCH in unit
+    assert 'ExecStartPre=/bin/sh %s %s\nExecStart=/usr/sbin/ip -force -batch %s\n' % (GUARD, BATCH, BATCH) in unit
     assert 'After=systemd-sysctl.service arptables.service lvs-dr-arptables.service\n' in unit
     assert 'Before=network.target\n' in unit and 'sys-subsystem-net' not in unit
     assert RUNTIME not in h.files
@@ -244,6 +247,7 @@ def test_absent_removes_addresses_then_records_and_unit(host):
         ('remove', BATCH),
         ('remove', LINK),
         ('remove', UNIT),
+        ('remove', GUARD),
     ]
     assert result['removed'] == ['198.51.100.100/32', '2001:db8:0:1::100/128']
     assert result['vips'] == [] and result['persist_file'] is None and result['unit'] is None
@@ -258,9 +262,12 @@ def test_absent_keeps_other_owned_vips_in_the_batch(host):
     run(BOTH)
     h.calls[:] = []
     result = run({'vip': ['198.51.100.100'], 'state': 'absent'})
-    assert h.mutations() == [('delete', 1, '198.51.100.100/32'), ('write', BATCH)]
+    # The last IPv4 VIP gone, the unit needs no guard: rewritten without it, then the guard goes.
+    assert h.mutations() == [('delete', 1, '198.51.100.100/32'), ('write', BATCH), ('write', UNIT),
+                             ('symlink', UNIT, LINK), ('remove', GUARD)]
     assert result['vips'] == ['2001:db8:0:1::100/128'] and result['unit'] == 'lvs-dr-vips.service'
     assert h.files[BATCH].splitlines()[2:] == [V6]
+    assert 'ExecStartPre' not in h.files[UNIT] and GUARD not in h.files
 
 
 @pytest.mark.parametrize('state, word', [('present', 'not adopting'), ('absent', 'not removing')])
@@ -318,6 +325,10 @@ GATE_MSG = ('ARP for VIP 198.51.100.100 is not suppressed on eth0 (effective arp
             'or set require_arp_suppression: false.')
 
 
+BOOT_GUARD_WARNING = ('lvs-dr-vips.service restores no VIP at boot while ARP for an IPv4 VIP of %s is not suppressed: '
+                      'its guard (%s) fails and keeps them all down until it is.' % (BATCH, GUARD))
+
+
 def test_gate_refuses_without_suppression(host):
     h = FakeHost(arp=(0, 0))
     host['host'] = h
@@ -359,7 +370,10 @@ def test_gate_override(host):
     host['host'] = h
     result = run(dict(BOTH, require_arp_suppression=False))
     assert result['changed'] is True and h.live() == ['198.51.100.100/32', '2001:db8:0:1::100/128']
-    assert result['warnings'] == ['require_arp_suppression is false, going ahead: ' + GATE_MSG]
+    # persist: the boot guard will keep the VIPs down until suppression is in force (on purpose, issue 14).
+    assert result['warnings'] == ['require_arp_suppression is false, going ahead: ' + GATE_MSG, BOOT_GUARD_WARNING]
+    assert run(dict(BOTH, vip=['198.51.100.101'], require_arp_suppression=False, persist=False))['warnings'] == [
+        'require_arp_suppression is false, going ahead: ' + GATE_MSG.replace('198.51.100.100', '198.51.100.101')]
 
 
 def test_gate_ignores_ipv6_on_lo_and_checks_only_named_interfaces(host):
@@ -465,6 +479,7 @@ def test_vip_on_the_facing_interface_needs_arptables(host):
 
 def test_ipv6_vip_off_lo_is_refused_unless_overridden(host):
     h = host['host']
+    h.add_address(2, '2001:db8:0:1::10/64', 'eth0')
     args = {'vip': ['2001:db8:0:1::100/64'], 'interface': 'eth0'}
     for check in (False, True):
         assert run(args, check=check, expect=Fail)['msg'] == (
@@ -488,11 +503,47 @@ def test_long_interface_name_falls_back_to_the_record(host):
     assert run({'vip': ['198.51.100.100'], 'interface': name, 'state': 'absent'})['removed'] == ['198.51.100.100/32']
 
 
-def test_vip_also_elsewhere_is_reported(host):
+OWN_ADDRESS = ("VIP 198.51.100.100 is this host's own address 198.51.100.100/24 on eth0, which lvs_vip did not add: "
+               "as a VIP the directors would hold it too and take it over on the segment, and ARP suppression for it "
+               "(arptables DROP) would stop this host answering for its own address; either way the host is cut off. "
+               "Name the service's virtual IP, not an address of the host; if eth0 holds it for another tool, remove "
+               "it there first.")
+
+
+def test_the_hosts_own_address_is_refused_as_a_new_vip(host):
+    # Formerly a warning ("also present on another interface"): taking the real IP onto lo breaks the host.
     h = host['host']
-    h.add_address(2, '198.51.100.100/32', 'eth0')
-    result = run({'vip': ['198.51.100.100']})
-    assert 'also present on another interface (index 2)' in result['warnings'][0]
+    h.add_address(2, '198.51.100.100/24', 'eth0')
+    for check in (False, True):
+        assert run({'vip': ['198.51.100.100']}, check=check, expect=Fail)['msg'] == OWN_ADDRESS
+        assert run({'vip': ['198.51.100.100'], 'require_arp_suppression': False}, expect=Fail)['msg'] == OWN_ADDRESS
+    assert h.mutations() == [] and h.live() == [] and BATCH not in h.files
+    # Removing it from lo (where lvs_vip has nothing) leaves eth0's address alone, and says so.
+    result = run({'vip': ['198.51.100.100'], 'state': 'absent'})
+    assert result['changed'] is False and h.mutations() == []
+    assert result['warnings'] == ['VIP 198.51.100.100 is also on eth0 (198.51.100.100/24, not added by lvs_vip), '
+                                  'which this run (interface lo) leaves as it is.']
+
+
+def test_own_vip_on_another_interface_warns_or_moves_with_exclusive(host):
+    h = FakeHost(arp=(1, 2))
+    h.add_address(2, '198.51.100.10/24', 'eth0')
+    h.arptables = ARPTABLES_100
+    host['host'] = h
+    run({'vip': ['198.51.100.100'], 'interface': 'eth0', 'persist': False})
+    h.calls[:] = []
+    result = run({'vip': ['198.51.100.100'], 'persist': False})
+    assert result['added'] == ['198.51.100.100/32']
+    assert result['warnings'] == ['VIP 198.51.100.100 is also on eth0 (198.51.100.100/32, held by lvs_vip), which '
+                                  'this run (interface lo) leaves as it is.']
+    run({'vip': ['198.51.100.100'], 'interface': 'eth0', 'state': 'absent', 'persist': False})
+    run({'vip': ['198.51.100.100'], 'state': 'absent', 'persist': False})
+    # exclusive moves it: the eth0 copy goes first, no warning.
+    run({'vip': ['198.51.100.100'], 'interface': 'eth0', 'persist': False})
+    h.calls[:] = []
+    result = run({'vip': ['198.51.100.100'], 'persist': False, 'exclusive': True})
+    assert result.get('warnings') is None and result['removed'] == ['198.51.100.100/32']
+    assert h.mutations()[0] == ('delete', 2, '198.51.100.100/32') and h.live() == ['198.51.100.100/32']
 
 
 @pytest.mark.parametrize('args, msg', [
@@ -502,12 +553,13 @@ def test_vip_also_elsewhere_is_reported(host):
     ({'vip': ['198.51.100.100/32', '198.51.100.100/31'], 'interface': 'eth0'},
      'Conflicting VIP definitions: 198.51.100.100/32 and 198.51.100.100/31'),
     ({'vip': ['127.0.0.2']}, 'is not usable as a virtual IP'),
-    ({'vip': []}, 'vip is empty'),
+    ({'vip': []}, 'vip is an empty list: with state present the host would hold no VIP, and with exclusive every '
+                  'VIP lvs_vip holds on this host would be removed'),
     ({'vip': ['198.51.100.100'], 'interface': 'nope0'}, 'Interface nope0 does not exist on this host.'),
     ({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth9']}, 'Interface eth9 does not exist on this host.'),
     ({'vip': ['198.51.100.100'], 'state': 'gone'}, 'value of state must be one of: present, absent'),
     ({}, 'state is present but all of the following are missing: vip'),
-    ({'state': 'absent', 'vip': []}, 'vip is empty'),
+    ({'state': 'absent', 'vip': []}, 'vip is an empty list: name the VIPs to remove, or leave vip out'),
     ({'state': 'absent', 'interface': 'nope0'}, 'Interface nope0 does not exist on this host.'),
 ])
 def test_bad_input_fails_before_anything(host, args, msg):
@@ -527,115 +579,6 @@ def test_missing_pyroute2(host, monkeypatch):
     monkeypatch.setattr(lvs_vip, 'PYROUTE2_MISSING', True)
     result = run(BOTH, expect=Fail)
     assert 'pyroute2' in result['msg'] and 'Failed to import the required Python library' in result['msg']
-
-
-# The netlink seam itself: reads are a raw RTM_GETADDR dump, changes go through pyroute2's IPRoute
-# (a stand-in here, shaped like pyroute2 0.7 and 0.9 alike: addr() is all the seam calls).
-
-def nlmsg(kind, payload):
-    return _vip.NLMSGHDR.pack(_vip.NLMSGHDR.size + len(payload), kind, 2, 1, 0) + payload
-
-
-def rtattr(kind, data):
-    size = _vip.RTATTR.size + len(data)
-    return _vip.RTATTR.pack(size, kind) + data + b'\0' * (_vip._align(size) - size)
-
-
-def addr_msg(family, prefixlen, index, *attributes):
-    return nlmsg(_vip.RTM_NEWADDR, _vip.IFADDRMSG.pack(family, prefixlen, 0, 0, index) + b''.join(attributes))
-
-
-def parse_addr_messages(data):
-    return _vip.parse_messages(data, _vip.RTM_NEWADDR, _vip.IFADDRMSG)
-
-
-def test_parse_addr_messages_of_a_dump():
-    v4 = ipaddress.ip_address(u'198.51.100.100').packed
-    v6 = ipaddress.ip_address(u'2001:db8:0:1::100').packed
-    first = addr_msg(socket.AF_INET, 32, 1, rtattr(_vip.IFA_ADDRESS, v4), rtattr(_vip.IFA_LOCAL, v4),
-                     rtattr(_vip.IFA_LABEL, b'lo:lvs\0')) + addr_msg(socket.AF_INET6, 128, 1, rtattr(_vip.IFA_ADDRESS, v6))
-    assert parse_addr_messages(first) == (False, [
-        ((socket.AF_INET, 32, 0, 0, 1), {_vip.IFA_ADDRESS: v4, _vip.IFA_LOCAL: v4, _vip.IFA_LABEL: b'lo:lvs\0'}),
-        ((socket.AF_INET6, 128, 0, 0, 1), {_vip.IFA_ADDRESS: v6})])
-    assert parse_addr_messages(nlmsg(_vip.NLMSG_DONE, b'\0' * 4)) == (True, [])
-    with pytest.raises(OSError) as e:
-        parse_addr_messages(nlmsg(_vip.NLMSG_ERROR, struct.pack('=i', -1) + b'\0' * 16))
-    assert e.value.errno == 1
-
-
-def test_route_messages_name_their_interfaces_and_nexthops():
-    # 198.51.100.0/24 out of index 2; 198.51.100.128/25 over two nexthops, indexes 3 and 4 (table 100).
-    hops = b''.join(_vip.RTNEXTHOP.pack(_vip.RTNEXTHOP.size, 0, 0, index) for index in (3, 4))
-    data = (nlmsg(_vip.RTM_NEWROUTE, _vip.RTMSG.pack(socket.AF_INET, 24, 0, 0, 254, 2, 253, 1, 0)
-                  + rtattr(_vip.RTA_OIF, struct.pack('=I', 2)))
-            + nlmsg(_vip.RTM_NEWROUTE, _vip.RTMSG.pack(socket.AF_INET, 25, 0, 0, 100, 3, 0, 1, 0)
-                    + rtattr(_vip.RTA_MULTIPATH, hops))
-            + nlmsg(_vip.NLMSG_DONE, b'\0' * 4))
-    done, messages = _vip.parse_messages(data, _vip.RTM_NEWROUTE, _vip.RTMSG)
-    assert done and [fields[4] for fields, dummy in messages] == [254, 100]
-    assert _vip.nexthop_indexes(messages[1][1][_vip.RTA_MULTIPATH]) == [3, 4]
-    assert _vip.nexthop_indexes(b'') == []
-
-
-def test_netlink_reads_agree_with_ip():
-    """The dumps on the machine running the tests (a read of its own addresses and routes) against ip -j."""
-    listing = json.loads(subprocess.check_output(['ip', '-j', 'addr', 'show']))
-    expected = sorted((link['ifindex'], u'%s/%d' % (a['local'], a['prefixlen']), a.get('label'))
-                      for link in listing for a in link.get('addr_info', []))
-    nl = _vip.Netlink(Module())
-    got = sorted((a['index'], str(a['address']), a['label']) for a in nl.addresses())
-    assert got == expected
-    assert nl.link_names() == dict((link['ifindex'], link['ifname']) for link in listing)
-    assert nl.link_index('lo') == 1 and nl.link_index('nope0') is None
-    routes = json.loads(subprocess.check_output(['ip', '-j', '-4', 'route', 'show', 'table', 'all']))
-    devices = set(route['dev'] for route in routes if 'dev' in route)
-    devices.update(hop['dev'] for route in routes for hop in route.get('nexthops', []))
-    assert set(nl.link_names()[index] for index in nl.routed_indexes()) == devices
-
-
-class FakeIPRoute(object):
-    def __init__(self):
-        self.calls = []
-
-    def addr(self, command, **kwargs):
-        if kwargs['address'] == '198.51.100.9':
-            raise OSError(17, 'File exists')
-        self.calls.append((command, kwargs))
-
-    def close(self):
-        self.calls.append(('close',))
-
-
-class Module(object):
-    def fail_json(self, **result):
-        raise Fail(result)
-
-
-def test_netlink_changes_through_pyroute2(monkeypatch):
-    ipr = FakeIPRoute()
-    monkeypatch.setitem(sys.modules, 'pyroute2', types.SimpleNamespace(IPRoute=lambda: ipr))
-    nl = _vip.Netlink(Module())
-    nl.add(1, ipaddress.ip_interface(u'198.51.100.100/32'), 'lo:lvs')
-    nl.add(1, ipaddress.ip_interface(u'2001:db8:0:1::100/128'))
-    nl.delete(1, ipaddress.ip_interface(u'198.51.100.100/32'))
-    nl.close()
-    assert ipr.calls == [
-        ('add', {'index': 1, 'address': '198.51.100.100', 'prefixlen': 32, 'label': 'lo:lvs'}),
-        ('add', {'index': 1, 'address': '2001:db8:0:1::100', 'prefixlen': 128}),
-        ('del', {'index': 1, 'address': '198.51.100.100', 'prefixlen': 32}),
-        ('close',),
-    ]
-    with pytest.raises(Fail) as e:
-        nl.add(1, ipaddress.ip_interface(u'198.51.100.9/32'))
-    assert e.value.result['msg'].startswith('netlink refused to add 198.51.100.9/32: ')
-
-
-def test_netlink_without_a_change_does_not_load_pyroute2(monkeypatch):
-    monkeypatch.delitem(sys.modules, 'pyroute2', raising=False)
-    nl = _vip.Netlink(Module())
-    nl.addresses()
-    nl.close()
-    assert 'pyroute2' not in sys.modules
 
 
 @pytest.mark.parametrize('name, escaped', [('eth0', 'eth0'), ('eth0.100', 'eth0.100'), ('br-lan', 'br\\x2dlan'),
@@ -682,6 +625,7 @@ def test_absent_without_vip_removes_every_owned_vip_on_every_interface(host):
         ('remove', BATCH),
         ('remove', LINK),
         ('remove', UNIT),
+        ('remove', GUARD),
     ]
     assert result['interface'] is None and result['vips'] == [] and result['unit'] is None
     assert result['actions'][:3] == ['remove 198.51.100.100/32 from lo', 'remove 2001:db8:0:1::100/128 from lo',
@@ -744,3 +688,218 @@ def test_exclusive_runtime_only_drop_leaves_the_batch_and_warns(host):
     assert result['removed'] == ['2001:db8:0:1::100/128'] and h.files[BATCH].splitlines()[2:] == [V4, V6]
     assert result['warnings'] == ['2001:db8:0:1::100 on lo stay in %s (persist is false) and come back at the '
                                   'next boot.' % BATCH]
+
+
+# Issue 14: every refusal before anything changes, the host as it was.
+
+def snapshot(h):
+    return dict(h.files), dict(h.links), [dict(a) for a in h.addresses]
+
+
+def refused(h, args, check=False):
+    before = snapshot(h)
+    msg = run(args, check=check, expect=Fail)['msg']
+    assert h.mutations() == [] and snapshot(h) == before
+    return msg
+
+
+@pytest.mark.parametrize('path', ['/etc/lvs-dr/vips batch', '/etc/lvs-dr/x\nExecStartPre=/bin/touch /tmp/pwned',
+                                  '/etc/lvs-dr/%n', '/etc/lvs-dr/$HOME', '/etc/lvs-dr/"a"', '/etc/lvs-dr/a\\x20',
+                                  '/etc/lvs-dr/../fstab', '/etc//lvs-dr/vips', 'etc/lvs-dr/vips'])
+def test_persist_file_a_unit_would_read_otherwise_is_refused(host, path):
+    for state in ('present', 'absent'):
+        args = {'vip': ['198.51.100.100'], 'persist_file': path, 'state': state}
+        assert 'is refused: a path the module writes and names in a systemd unit' in refused(host['host'], args)
+
+
+@pytest.mark.parametrize('path, phrase', [
+    ('/run/lvs-dr/vips.batch', '/run is emptied at boot or belongs to the kernel'),
+    ('/run/lvs-dr/vips', '/run is emptied at boot or belongs to the kernel'),
+    ('/proc/sys/net/ipv4/conf/all/arp_ignore', '/proc is emptied at boot or belongs to the kernel'),
+    ('/dev/sda', '/dev is emptied at boot or belongs to the kernel'),
+    (GUARD, "the module writes that file as the VIPs' boot unit or its guard"),
+    (UNIT, "the module writes that file as the VIPs' boot unit or its guard"),
+])
+def test_persist_file_that_cannot_be_a_boot_record_is_refused(host, path, phrase):
+    assert phrase in refused(host['host'], {'vip': ['198.51.100.100'], 'persist_file': path})
+
+
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_a_foreign_file_is_never_taken_over_nor_removed(host, state):
+    h = host['host']
+    h.files['/etc/fstab'] = 'UUID=1234 / ext4 defaults 0 1\n'
+    args = {'persist_file': '/etc/fstab', 'state': state}
+    if state == 'present':
+        args['vip'] = ['198.51.100.100']
+    for check in (False, True):
+        assert refused(h, args, check=check) == (
+            '/etc/fstab exists and was not written by lvs.dr.lvs_vip; refusing to take it over (a module rewrites or '
+            'removes only its own files). Remove it or choose another path.')
+    assert h.files['/etc/fstab'] == 'UUID=1234 / ext4 defaults 0 1\n'
+
+
+@pytest.mark.parametrize('path, persist', [(RUNTIME, False), (RUNTIME, True), (UNIT, True), (GUARD, True)])
+def test_foreign_runtime_record_unit_or_guard_is_refused(host, path, persist):
+    h = host['host']
+    h.files[path] = '# hand-written\n'
+    for args in (dict(BOTH, persist=persist), {'state': 'absent', 'persist': persist}):
+        assert 'exists and was not written by lvs.dr.lvs_vip' in refused(h, args)
+    assert h.files[path] == '# hand-written\n'
+
+
+def test_a_foreign_unit_stays_out_of_a_runtime_only_run(host):
+    # persist=false never rewrites nor removes the unit: someone else's unit there is not in the way.
+    h = host['host']
+    h.files[UNIT] = '[Unit]\nDescription=mine\n'
+    assert run(dict(BOTH, persist=False))['changed'] is True and h.files[UNIT] == '[Unit]\nDescription=mine\n'
+
+
+def test_a_persist_file_that_cannot_be_read_is_refused(host):
+    h = host['host']
+    h.files['/etc/lvs-dr'] = IsADirectoryError(21, 'Is a directory')
+    msg = refused(h, {'vip': ['198.51.100.100'], 'persist_file': '/etc/lvs-dr'})
+    assert msg == '/etc/lvs-dr cannot be read (Is a directory): the module reads what it rewrites or removes first. ' \
+                  'Name a regular file.'
+
+
+@pytest.mark.parametrize('args, phrase', [
+    ({'vip': ['198.51.100.100'], 'interface': 'eth0 x'}, "interface 'eth0 x' is not a valid interface name"),
+    ({'vip': ['198.51.100.100'], 'interface': 'a/b'}, "interface 'a/b' is not a valid interface name"),
+    ({'vip': ['198.51.100.100'], 'interface': 'eth0:lvs'}, "interface 'eth0:lvs' is not a valid interface name"),
+    ({'vip': ['198.51.100.100'], 'interface': 'x' * 16}, 'is not a valid interface name'),
+    ({'state': 'absent', 'interface': 'lo\nx'}, 'is not a valid interface name'),
+    ({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth0 && reboot']},
+     "arp_interfaces entry 'eth0 && reboot' is not a valid interface name"),
+    ({'vip': ['198.51.100.100'], 'arp_interfaces': []}, 'arp_interfaces is an empty list: no interface would be '
+                                                         'checked, so the ARP gate would let any VIP through'),
+    ({'vip': ['198.51.100.100'], 'interface': 'e#x'},
+     "interface 'e#x' is refused: ip -batch, which restores the VIPs at boot, reads # as the start of a comment"),
+    ({'vip': ['198.51.100.100'], 'interface': '"e"'}, 'reads # as the start of a comment and quotes or backslashes'),
+])
+def test_interface_names_are_checked_before_they_are_looked_up(host, args, phrase):
+    h = FakeHost(interfaces=('lo', 'eth0', 'e#x', '"e"'))
+    host['host'] = h
+    assert phrase in refused(h, args)
+    assert [c for c in h.calls if c[0] != 'binary'] == []
+
+
+def test_a_prefix_off_lo_must_not_add_a_route(host):
+    h = FakeHost(arp=(1, 2), arptables=ARPTABLES_100)
+    h.add_address(2, '198.51.100.10/24', 'eth0')
+    host['host'] = h
+    args = {'vip': ['198.51.100.100/1'], 'interface': 'eth0', 'require_arp_suppression': False}
+    assert refused(h, args) == (
+        'VIP 198.51.100.100/1 on eth0: its prefix adds a route to 128.0.0.0/1 through eth0, a network no address of '
+        'eth0 is in, so this host would send to it on-link from eth0 instead of through its routes (a short prefix '
+        'takes over most of its routing). Give the VIP as a host address (/32), or a prefix within a network eth0 '
+        'already has.')
+    assert 'adds a route to 198.51.0.0/16' in refused(h, dict(args, vip=['198.51.100.100/16']))
+    # Within eth0's own network (or a host address) nothing is routed anew.
+    for vip in ('198.51.100.100/24', '198.51.100.100/26', '198.51.100.100/32'):
+        assert run(dict(args, vip=[vip], persist=False))['changed'] is True
+        run(dict(args, vip=[vip], state='absent', persist=False))
+
+
+# The boot: the unit's guard, and the suppression it needs at boot.
+
+SYSCTL_RUN = '/run/lvs-dr/90-lvs-dr-arp.conf'
+SYSCTL_BOOT = '/etc/sysctl.d/90-lvs-dr-arp.conf'
+SUPPRESS_MARK = '# Managed by the lvs.dr Ansible collection (lvs.dr.lvs_arp_suppress); changes here are overwritten.\n'
+ARP_RUN = '/run/lvs-dr/arptables-owned.json'
+ARP_BOOT = '/etc/lvs-dr/arptables-owned.json'
+
+
+def arptables_record(vip='198.51.100.100'):
+    return json.dumps({'managed_by': 'lvs.dr.lvs_arp_suppress', 'enabled': False, 'rules': [
+        {'chain': 'INPUT', '-d': vip, '-j': 'DROP'},
+        {'chain': 'OUTPUT', '-s': vip, '-j': 'mangle', '--mangle-ip-s': '198.51.100.10'}]})
+
+
+def test_the_unit_runs_the_guard_for_ipv4_vips_only(host):
+    h = host['host']
+    run({'vip': ['2001:db8:0:1::100']})
+    assert 'ExecStartPre' not in h.files[UNIT] and GUARD not in h.files
+    h.calls[:] = []
+    run(BOTH)
+    assert h.mutations() == [('write', BATCH), ('write', GUARD), ('write', UNIT), ('symlink', UNIT, LINK),
+                             ('add', 1, '198.51.100.100/32', 'lo:lvs')]
+    assert h.files[GUARD] == units.vips_guard('lvs_vip')
+    assert h.files[GUARD].startswith('# Managed by the lvs.dr Ansible collection (lvs_vip); changes here are '
+                                     'overwritten.\n')
+    assert h.files[UNIT].splitlines()[:2] == ['# Managed by the lvs.dr Ansible collection (lvs_vip); changes here are '
+                                              'overwritten.', '[Unit]']
+    for check in (False, True):
+        h.calls[:] = []
+        assert run(BOTH, check=check)['changed'] is False and h.mutations() == []
+
+
+def test_the_guard_checks_the_interfaces_named_in_arp_interfaces(host):
+    h = FakeHost(interfaces=('lo', 'eth0', 'eth1'))
+    host['host'] = h
+    run(dict(BOTH, arp_interfaces=['eth1']))
+    assert h.files[GUARD] == units.vips_guard('lvs_vip', ['eth1'])
+    assert '"$conf"/eth1' in h.files[GUARD] and 'lo|all|default' not in h.files[GUARD]
+    h.calls[:] = []
+    assert run(dict(BOTH, arp_interfaces=['eth1']))['changed'] is False
+    # Another scope rewrites the guard alone.
+    assert run(BOTH)['actions'] == ['write %s' % GUARD] and h.files[GUARD] == units.vips_guard('lvs_vip')
+
+
+def test_suppression_of_the_running_system_only_is_refused_for_a_persisted_vip(host):
+    h = host['host']
+    h.files[SYSCTL_RUN] = SUPPRESS_MARK + 'net.ipv4.conf.all.arp_ignore = 1\n'
+    msg = refused(h, BOTH)
+    assert msg == (
+        'ARP for VIP 198.51.100.100 is suppressed on the running system only (the sysctl values are recorded in %s '
+        'only, with no boot file where systemd-sysctl reads: lvs_arp_suppress with persist: false): at the next boot '
+        'the VIP would come back without it, and the guard of lvs-dr-vips.service then restores no VIP at all. Make '
+        'the suppression persistent first (lvs.dr.lvs_arp_suppress with persist: true), or set persist: false.'
+        % SYSCTL_RUN)
+    # Check mode warns (an earlier task may persist it), persist=false is what the running system has anyway.
+    result = run(BOTH, check=True)
+    assert result['changed'] is True and result['warnings'] == [
+        'Would be refused unless the suppression is in place when the play runs for real: ' + msg]
+    assert run(dict(BOTH, persist=False))['changed'] is True
+    run(dict(BOTH, persist=False, state='absent'))
+    # A boot file of lvs_arp_suppress where systemd-sysctl reads: the suppression comes back.
+    h.files[SYSCTL_BOOT] = SUPPRESS_MARK + 'net.ipv4.conf.all.arp_ignore = 1\n'
+    assert run(BOTH)['changed'] is True
+
+
+def test_a_vip_already_in_the_boot_record_only_warns(host):
+    h = host['host']
+    run(BOTH)
+    h.files[SYSCTL_RUN] = SUPPRESS_MARK
+    h.calls[:] = []
+    result = run(BOTH)
+    assert result['changed'] is False and h.mutations() == []
+    assert result['warnings'][0].startswith('ARP for VIP 198.51.100.100 is suppressed on the running system only')
+
+
+def test_arptables_rules_of_the_running_system_only_are_refused(host):
+    h = FakeHost(arp=(0, 0), arptables=ARPTABLES_100)
+    host['host'] = h
+    h.files[ARP_RUN] = arptables_record()
+    assert refused(h, BOTH).startswith(
+        'ARP for VIP 198.51.100.100 is suppressed on the running system only (its arptables rules are recorded in '
+        '%s only: lvs_arp_suppress with persist: false)' % ARP_RUN)
+    # Another VIP's rules in the runtime record are no evidence about this one.
+    h.files[ARP_RUN] = arptables_record('198.51.100.101')
+    assert run(BOTH)['changed'] is True
+    run(dict(BOTH, state='absent'))
+    # Recorded for boot as well, or sysctl protecting too: it comes back.
+    h.files[ARP_RUN] = arptables_record()
+    h.files[ARP_BOOT] = arptables_record()
+    assert run(BOTH)['changed'] is True
+    run(dict(BOTH, state='absent'))
+    del h.files[ARP_BOOT]
+    h.set_arp(1, 2)
+    assert run(BOTH)['changed'] is True
+
+
+def test_lvs_realservers_check_mode_with_protection_planned_says_nothing_of_boot(host, monkeypatch):
+    h = host['host']
+    h.files[SYSCTL_RUN] = SUPPRESS_MARK
+    monkeypatch.setattr(lvs_vip, 'VipEngine', functools.partial(_vip.VipEngine, protection_planned=True))
+    result = run(BOTH, check=True)
+    assert result['changed'] is True and result.get('warnings') is None
