@@ -44,6 +44,8 @@ for f in $(find /etc/lvs-dr /run/lvs-dr /etc/sysctl.d/90-lvs-dr-arp.conf /etc/sy
              /etc/sysconfig/arptables -type f 2>/dev/null | sort); do
   echo "# $f"; cat "$f"
 done
+# Files a hostile path option could name: their digests.
+sha256sum /etc/fstab /etc/hosts /etc/sysctl.d/* 2>/dev/null
 for f in /etc/iptables/rules.v4 /etc/iptables/rules.v6; do
   [ -f "$f" ] && { echo "# $f (rules)"; """ + _IPT_NORMALISE + r""" < "$f"; }
 done

@@ -770,8 +770,8 @@ def test_a_persist_file_that_cannot_be_read_is_refused(host):
     ({'state': 'absent', 'interface': 'lo\nx'}, 'is not a valid interface name'),
     ({'vip': ['198.51.100.100'], 'arp_interfaces': ['eth0 && reboot']},
      "arp_interfaces entry 'eth0 && reboot' is not a valid interface name"),
-    ({'vip': ['198.51.100.100'], 'arp_interfaces': []}, 'arp_interfaces is an empty list: no interface would be '
-                                                         'checked, so the ARP gate would let any VIP through'),
+    ({'vip': ['198.51.100.100'], 'arp_interfaces': []},
+     'arp_interfaces is an empty list: no interface would be checked, so the ARP gate would let any VIP through'),
     ({'vip': ['198.51.100.100'], 'interface': 'e#x'},
      "interface 'e#x' is refused: ip -batch, which restores the VIPs at boot, reads # as the start of a comment"),
     ({'vip': ['198.51.100.100'], 'interface': '"e"'}, 'reads # as the start of a comment and quotes or backslashes'),
