@@ -2,8 +2,9 @@
 away again, the client keeps asking who has the VIP and records every ARP reply on the wire.
 The lab has no director, so under the safe order nobody may answer at all; each negative
 control (VIP without working suppression) proves the watcher does see a real server that
-answers. Two orders are tested: suppression before the VIP (arp_safety.yml), and arptables
-rules brought ahead of another tool's ACCEPTs before the VIP (arp_rule_order.yml)."""
+answers. Three orders are tested: suppression before the VIP (arp_safety.yml), arptables
+rules brought ahead of another tool's ACCEPTs before the VIP (arp_rule_order.yml), and a refused
+lift of the suppression while the VIP is held (arp_lift.yml)."""
 import os
 
 from arp_watcher import ArpWatcher, claims, requests
@@ -44,3 +45,11 @@ def test_rules_moved_ahead_of_foreign_accepts_never_answer_arp_for_the_vip(lab):
 
 def test_negative_control_rules_behind_foreign_accepts_are_answered(lab):
     assert lab.hosts['rs1']['lab_mac'] in vip_claims(lab, 'arp_rule_order.yml', safe=False)
+
+
+def test_refused_lift_under_a_held_vip_never_answers_arp_for_the_vip(lab):
+    assert vip_claims(lab, 'arp_lift.yml', safe=True) == []
+
+
+def test_negative_control_suppression_lifted_by_hand_under_the_vip_is_answered(lab):
+    assert lab.hosts['rs1']['lab_mac'] in vip_claims(lab, 'arp_lift.yml', safe=False)

@@ -98,3 +98,42 @@ def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
     snapshot.save_figures('reboot-' + method, {
         'restart_s': round(restart_s, 1), 'arp_requests_seen': asked,
         'claims_by_rs1': len(claims), 'suppression_done_before_vip_unit_ms': round((vip_t - supp_t) / 1000.0, 1)})
+
+
+def test_reboot_without_suppression_keeps_the_vips_down(lab):
+    """Issue 14 item 5: the boot record holds the VIP but the suppression does not come back at boot (its
+    sysctl.d file removed behind the collection's back). The VIPs' unit guard must keep every VIP down, and
+    the segment must see no ARP reply for the VIP from rs1 across the restart."""
+    vip = lab.vars['lab_vip4']
+    rs_mac = lab.hosts['rs1']['lab_mac'].lower()
+    run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=sysctl', '--limit', 'rs1')
+    assert run.returncode == 0, run.stdout[-6000:]
+    res = lab.run('rs1', 'rm', '/etc/sysctl.d/90-lvs-dr-arp.conf')
+    assert res.returncode == 0, res.stdout
+    watcher = ArpWatcher(lab, WATCH_LIMIT)
+    try:
+        time.sleep(4)
+        t0 = time.time()
+        subprocess.run([LAB, '--name', lab.name, 'restart', 'rs1'], check=True, stdout=subprocess.DEVNULL)
+        restart_s = time.time() - t0
+        assert snapshot.wait_for(lambda: unit_props(lab, 'lvs-dr-vips.service', 'ActiveState').get('ActiveState')
+                                 in ('active', 'failed'), 30), 'lvs-dr-vips.service did not run'
+        lab.run('rs1', 'arping', '-c', '1', '-w', '2', '-I', 'eth0', lab.hosts['client']['lab_ipv4'])
+        time.sleep(6)
+    finally:
+        watcher.stop()
+    packets = watcher.packets()
+    out = '\n'.join(text for dummy, dummy2, text in packets)
+    assert requests(packets, vip), 'the watcher saw no ARP request for the VIP\n' + out
+    claims = [text for mac, text in vip_claims(packets, vip) if mac == rs_mac]
+    assert claims == [], 'rs1 claimed the VIP across the reboot:\n' + '\n'.join(claims)
+    assert any(mac == rs_mac and t > t0 + restart_s for t, mac, dummy in packets), out
+    # Booted without suppression: the guard failed the unit and no VIP came up, IPv6 included.
+    vips = unit_props(lab, 'lvs-dr-vips.service', 'ActiveState')
+    assert vips['ActiveState'] == 'failed', vips
+    vals = lab.run('rs1', 'sysctl', '-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce').stdout
+    assert vals.split() == ['0', '0'], vals
+    addr = lab.run('rs1', 'ip', '-o', 'addr', 'show', 'dev', 'lo').stdout
+    assert vip not in addr and lab.vars['lab_vip6'] not in addr, addr
+    status = lab.run('rs1', 'systemctl', 'status', '--no-pager', 'lvs-dr-vips.service').stdout
+    assert 'is not suppressed' in status, status
