@@ -6,7 +6,8 @@ The firewalld method starts and enables firewalld (lvs_redirect's firewalld back
 removal leaves the firewall running, as it should (stopping an operator's firewall would be
 worse). So its pre-state is a host whose firewalld already runs, enabled, as an operator's
 would: everything the role adds inside firewalld (direct rules, zone ports, runtime and
-permanent) must be gone again."""
+permanent) must be gone again, and a zone port the operator had opened before, one the role's
+services list too, must still be open."""
 import os
 import sys
 
@@ -41,6 +42,11 @@ def test_realserver_removal_restores_the_snapshot(lab, method):
         res = lab.run('rs1', 'sh', '-c', 'systemctl enable --now firewalld >/dev/null 2>&1; '
                       'for i in $(seq 90); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1')
         assert res.returncode == 0, 'firewalld did not start: ' + res.stdout
+        # The operator's own service already has 80/tcp open, a port the role's services list too: the role
+        # must not record it as its own, so removal leaves it open (issue 14 item 10).
+        res = lab.run('rs1', 'sh', '-c',
+                      'firewall-cmd -q --add-port=80/tcp && firewall-cmd -q --permanent --add-port=80/tcp')
+        assert res.returncode == 0, res.stdout
     before = snapshot.take(lab, 'rs1')
     converge(lab, 'rs1', 'lvs_dr_realserver_method=' + method)
     converged = snapshot.take(lab, 'rs1')
