@@ -39,14 +39,13 @@ def unit_props(lab, unit, *props):
     return dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
 
 
-@pytest.mark.parametrize('method', ['sysctl', 'arptables'])
-def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
+def watched_restart(lab):
+    """Restart rs1 with the client asking for the VIP and a watcher listening from before the restart (a boot
+    it did not see would prove nothing) until rs1 has booted, run its VIP unit and spoken on the wire again.
+    Asserts the watch saw requests for the VIP, no claim of it by rs1, and rs1 after the boot; returns
+    (requests seen, rs1's claims, restart seconds)."""
     vip = lab.vars['lab_vip4']
     rs_mac = lab.hosts['rs1']['lab_mac'].lower()
-    run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=' + method, '--limit', 'rs1')
-    assert run.returncode == 0, run.stdout[-6000:]
-
-    # The watcher is listening before the restart: a boot it did not see would prove nothing.
     watcher = ArpWatcher(lab, WATCH_LIMIT)
     try:
         time.sleep(4)
@@ -61,16 +60,24 @@ def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
         time.sleep(6)
     finally:
         watcher.stop()
-
     packets = watcher.packets()
     out = '\n'.join(text for dummy, dummy2, text in packets)
-    vip_re = re.escape(vip)
     asked = requests(packets, vip)
     assert asked, 'the watcher saw no ARP request for the VIP\n' + out
     claims = [text for mac, text in vip_claims(packets, vip) if mac == rs_mac]
     assert claims == [], 'rs1 claimed the VIP across the reboot:\n' + '\n'.join(claims)
-    # rs1 was on the wire again after the boot (its own ARP), so the watch covered the boot.
     assert any(mac == rs_mac and t > t0 + restart_s for t, mac, dummy in packets), out
+    return asked, claims, restart_s
+
+
+@pytest.mark.parametrize('method', ['sysctl', 'arptables'])
+def test_reboot_restores_vip_after_suppression_without_arp_leak(lab, method):
+    vip = lab.vars['lab_vip4']
+    run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=' + method, '--limit', 'rs1')
+    assert run.returncode == 0, run.stdout[-6000:]
+
+    asked, claims, restart_s = watched_restart(lab)
+    vip_re = re.escape(vip)
 
     # The VIP is back on lo (labelled, /32), the protection in force.
     addr = lab.run('rs1', 'ip', '-o', '-4', 'addr', 'show', 'dev', 'lo').stdout
@@ -105,29 +112,11 @@ def test_reboot_without_suppression_keeps_the_vips_down(lab):
     sysctl.d file removed behind the collection's back). The VIPs' unit guard must keep every VIP down, and
     the segment must see no ARP reply for the VIP from rs1 across the restart."""
     vip = lab.vars['lab_vip4']
-    rs_mac = lab.hosts['rs1']['lab_mac'].lower()
     run = snapshot.site(lab, '-e', 'lvs_dr_realserver_method=sysctl', '--limit', 'rs1')
     assert run.returncode == 0, run.stdout[-6000:]
     res = lab.run('rs1', 'rm', '/etc/sysctl.d/90-lvs-dr-arp.conf')
     assert res.returncode == 0, res.stdout
-    watcher = ArpWatcher(lab, WATCH_LIMIT)
-    try:
-        time.sleep(4)
-        t0 = time.time()
-        subprocess.run([LAB, '--name', lab.name, 'restart', 'rs1'], check=True, stdout=subprocess.DEVNULL)
-        restart_s = time.time() - t0
-        assert snapshot.wait_for(lambda: unit_props(lab, 'lvs-dr-vips.service', 'ActiveState').get('ActiveState')
-                                 in ('active', 'failed'), 30), 'lvs-dr-vips.service did not run'
-        lab.run('rs1', 'arping', '-c', '1', '-w', '2', '-I', 'eth0', lab.hosts['client']['lab_ipv4'])
-        time.sleep(6)
-    finally:
-        watcher.stop()
-    packets = watcher.packets()
-    out = '\n'.join(text for dummy, dummy2, text in packets)
-    assert requests(packets, vip), 'the watcher saw no ARP request for the VIP\n' + out
-    claims = [text for mac, text in vip_claims(packets, vip) if mac == rs_mac]
-    assert claims == [], 'rs1 claimed the VIP across the reboot:\n' + '\n'.join(claims)
-    assert any(mac == rs_mac and t > t0 + restart_s for t, mac, dummy in packets), out
+    watched_restart(lab)
     # Booted without suppression: the guard failed the unit and no VIP came up, IPv6 included.
     vips = unit_props(lab, 'lvs-dr-vips.service', 'ActiveState')
     assert vips['ActiveState'] == 'failed', vips
