@@ -13,6 +13,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 CONF_DIR = '/proc/sys/net/ipv4/conf'
+# lvs_arp_suppress's files, which lvs_vip reads too (whether the suppression will come back at boot).
+SUPPRESS_OWNER = 'lvs.dr.lvs_arp_suppress'
+SUPPRESS_MARKER = '# Managed by the lvs.dr Ansible collection (%s); changes here are overwritten.' % SUPPRESS_OWNER
+ETC_DIR = '/etc/lvs-dr'
+RUN_DIR = '/run/lvs-dr'
+OWNED_RULES = 'arptables-owned.json'
+# What systemd-sysctl reads, first directory first: of files with one name only the first is read.
+SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 ARP_KEYS = ('arp_ignore', 'arp_announce')
 # arp_ignore values that stop replies for an address held on another interface (kernel
 # arp_ignore(): 1 and 2 want the target on the receiving interface, 8 never replies). 3 only

@@ -23,30 +23,23 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.lvs.dr.plugins.module_utils._inputs import (
     check_interface, check_path, parse_unicast, parse_vips, unusable)
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    ARP_KEYS, CONF_DIR, Arptables, edit_saved, effective_arp, facing_interfaces, in_force, read_arp_sysctls,
-    sysctl_suppresses, unprotected)
+    ARP_KEYS, CONF_DIR, ETC_DIR, OWNED_RULES, RUN_DIR, SUPPRESS_MARKER, SUPPRESS_OWNER, SYSCTL_DIRS, Arptables,
+    edit_saved, effective_arp, facing_interfaces, in_force, read_arp_sysctls, sysctl_suppresses, unprotected)
 from ansible_collections.lvs.dr.plugins.module_utils._netlink import Netlink
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Engine, Refusal
 from ansible_collections.lvs.dr.plugins.module_utils._system import read_owned
 from ansible_collections.lvs.dr.plugins.module_utils._units import UNIT_DIR, VIPS_UNIT, Unit
 from ansible_collections.lvs.dr.plugins.module_utils._vip import held_vips
 
-OWNER = 'lvs.dr.lvs_arp_suppress'
-MARKER = '# Managed by the lvs.dr Ansible collection (%s); changes here are overwritten.' % OWNER
-UNIT_MARKER = '# Managed by the lvs.dr Ansible collection ('
+OWNER, MARKER = SUPPRESS_OWNER, SUPPRESS_MARKER
 PREVIOUS = '# previous '
-ETC_DIR = '/etc/lvs-dr'
-RUN_DIR = '/run/lvs-dr'
 SYSCTL_DEFAULTS = dict(interfaces=['all'], arp_ignore=1, arp_announce=2,
                        sysctl_file='/etc/sysctl.d/90-lvs-dr-arp.conf')
 METHOD_OPTIONS = dict(sysctl=tuple(sorted(SYSCTL_DEFAULTS)), arptables=('interface', 'real_ip', 'vip'))
-# What systemd-sysctl reads, first directory first: of files with one name only the first is read.
-SYSCTL_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 # The values the kernel takes (arp_ignore 0-8, arp_announce 0-2): a record naming another is not ours.
 VALUES = dict(arp_ignore=range(0, 9), arp_announce=range(0, 3))
 # arp_ignore 8: never reply, for the host's own addresses either.
 NEVER_REPLY = 8
-OWNED_RULES = 'arptables-owned.json'
 RHEL_UNIT = '/usr/lib/systemd/system/arptables.service'
 RHEL_FILE = '/etc/sysconfig/arptables'
 DEBIAN_FILE = ETC_DIR + '/arptables.rules'
@@ -477,7 +470,7 @@ class Persistence(object):
         unit = Unit(DEBIAN_UNIT, OWNER, 'LVS-DR real server: arptables rules keeping ARP off the VIPs',
                     DEBIAN_FILE, DEBIAN_ORDERING,
                     'ExecStart=%s\nStandardInput=file:%s' % (restore, DEBIAN_FILE), required_by=VIPS_UNIT)
-        read_owned(self.system, unit.path, lambda t: t.startswith(UNIT_MARKER), OWNER)
+        read_owned(self.system, unit.path, unit.ours, OWNER)
         return unit
 
     def chains(self):

@@ -20,7 +20,8 @@ import string
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.lvs.dr.plugins.module_utils._arp import (
-    Arptables, effective_arp, facing_interfaces, read_arp_sysctls, sysctl_suppresses, unprotected_interfaces)
+    ETC_DIR, OWNED_RULES, RUN_DIR, SUPPRESS_MARKER, SUPPRESS_OWNER, SYSCTL_DIRS, Arptables, effective_arp,
+    facing_interfaces, read_arp_sysctls, sysctl_suppresses, unprotected_interfaces)
 from ansible_collections.lvs.dr.plugins.module_utils._inputs import (
     check_interface, check_not_empty, check_path, parse_vips)
 from ansible_collections.lvs.dr.plugins.module_utils._plan import Engine, Refusal
@@ -52,13 +53,10 @@ VOLATILE = ('/proc', '/sys', '/dev', '/run')
 # What ip -batch reads otherwise in a word of the boot record: # starts a comment, quotes open a quoted word.
 BATCH_SPECIAL = '#"\'\\'
 
-# lvs_arp_suppress's layers, as its engines write them (named here: _suppress imports this module).
-SUPPRESS_OWNER = 'lvs.dr.lvs_arp_suppress'
-SUPPRESS_MARK = '# Managed by the lvs.dr Ansible collection (%s)' % SUPPRESS_OWNER
-SUPPRESS_RUN_DIR = '/run/lvs-dr'
-ARPTABLES_RECORDS = ('/etc/lvs-dr/arptables-owned.json', '/run/lvs-dr/arptables-owned.json')
-# Where systemd-sysctl reads at boot (sysctl.d(5)), /run/sysctl.d left out: it is empty at boot.
-SYSCTL_BOOT_DIRS = ('/etc/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
+# lvs_arp_suppress's records (boot layer, runtime layer), and where systemd-sysctl reads at boot (/run/sysctl.d
+# is empty then).
+ARPTABLES_RECORDS = tuple(os.path.join(d, OWNED_RULES) for d in (ETC_DIR, RUN_DIR))
+SYSCTL_BOOT_DIRS = tuple(d for d in SYSCTL_DIRS if not d.startswith('/run/'))
 
 
 # What a refusal tells the user to do, in the caller's own terms: lvs_vip's by default;
@@ -309,14 +307,14 @@ def describe_unprotected(vip, names, effective, interface, hint=HINTS['arp']):
 
 def _suppress_text(system, path):
     text = system.read(path)
-    return text if text is not None and text.startswith(SUPPRESS_MARK) else None
+    return text if text is not None and text.startswith(SUPPRESS_MARKER) else None
 
 
 def sysctl_runtime_only(system):
     """lvs_arp_suppress's sysctl files of the running system only (persist: false, in /run/lvs-dr), when it
     has no boot file where systemd-sysctl reads at boot; else []."""
-    runtime = [os.path.join(SUPPRESS_RUN_DIR, name) for name in system.listdir(SUPPRESS_RUN_DIR)
-               if name.endswith('.conf') and _suppress_text(system, os.path.join(SUPPRESS_RUN_DIR, name))]
+    runtime = [os.path.join(RUN_DIR, name) for name in system.listdir(RUN_DIR)
+               if name.endswith('.conf') and _suppress_text(system, os.path.join(RUN_DIR, name))]
     for directory in SYSCTL_BOOT_DIRS if runtime else ():
         if any(name.endswith('.conf') and _suppress_text(system, os.path.join(directory, name))
                for name in system.listdir(directory)):
